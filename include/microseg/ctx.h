@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The context: one instance of the datapath on this host.
+ *
+ * An instance owns its BPF programs and maps, pinned under a bpffs directory, and its
+ * metadata (endpoint names, identity labels) under a state directory. The datapath keeps
+ * running when every context is closed or the process dies; opening the instance again
+ * restores endpoints and identities from the pins and the state directory without touching
+ * traffic. One context at a time may manage an instance (an advisory lock in the state
+ * directory); a second microseg_ctx_open() of the same instance fails with -EBUSY.
+ */
+#ifndef MICROSEG_CTX_H
+#define MICROSEG_CTX_H
+
+#include <microseg/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct microseg_ctx;
+
+/* Keep all state in memory only: no BPF, no bpffs, no state directory, no privileges. For
+ * validating input, for tests and for tools; endpoints are accepted but attach nothing. */
+#define MICROSEG_CTX_F_NO_DATAPATH (1u << 0)
+
+struct microseg_ctx_opts {
+	size_t sz;
+	/* Instance name, default "default". Up to MICROSEG_INSTANCE_NAME_MAX bytes of
+	 * [A-Za-z0-9_.-], not starting with '.'. */
+	const char *instance;
+	/* Directory for pins, default /sys/fs/bpf/microseg/<instance>. Must be on bpffs. */
+	const char *bpffs_dir;
+	/* Directory for metadata, default /run/microseg/<instance>. */
+	const char *state_dir;
+	/* Log callback and its user pointer; NULL means silent. */
+	microseg_log_fn log_fn;
+	void *log_user;
+	/* Highest level passed to log_fn (enum microseg_log_level), default MICROSEG_LOG_INFO. */
+	int32_t log_level;
+	/* MICROSEG_CTX_F_* */
+	uint32_t flags;
+	/* Capacity of a new instance (ignored when an existing instance is reopened; its pinned
+	 * maps keep their size). 0 means the default. */
+	uint32_t max_endpoints;   /* default 4096, at most 65535 */
+	uint32_t max_ipcache;     /* address prefixes, default 65536 */
+};
+
+/*
+ * Opens (creating if needed) the instance named in opts and returns a context for it.
+ * opts may be NULL for all defaults.
+ *
+ * A new instance loads the library's built-in BPF programs once and pins them with their maps;
+ * an existing one is restored from its pins and state directory, and its running datapath is
+ * left untouched.
+ *
+ * Errors: -EINVAL bad option (name, flags, unknown non-zero tail of opts), -ENAMETOOLONG a path
+ * or name too long, -EPERM/-EACCES missing privileges (CAP_BPF, CAP_NET_ADMIN), -EBUSY another
+ * context holds the instance, -EPROTO the pinned instance was made by an incompatible library
+ * version, -ENOMEM, other -errno from the kernel. Details through the log callback (no context
+ * exists to hold a last-error message yet).
+ * Thread-safe.
+ */
+MICROSEG_API int microseg_ctx_open(const struct microseg_ctx_opts *opts, struct microseg_ctx **ctx);
+
+/*
+ * Frees the context and every handle it gave out. The datapath keeps running and stays pinned;
+ * the state directory is kept. NULL is a no-op. No other thread may use ctx or its handles
+ * during or after this call.
+ */
+MICROSEG_API void microseg_ctx_close(struct microseg_ctx *ctx);
+
+/*
+ * Tears the instance down: detaches every program from every endpoint, removes every pin and
+ * the state directory. The context stays open and empty (a later endpoint add fails with
+ * -ESHUTDOWN); close it afterwards. Errors: -EINVAL ctx NULL; the first -errno met (it goes on
+ * with the rest). Thread-safe.
+ */
+MICROSEG_API int microseg_ctx_purge(struct microseg_ctx *ctx);
+
+/*
+ * The last error message recorded on this context by a failing call (which field, which
+ * address, the kernel's complaint), or "" if none. The pointer is valid until the next call on
+ * ctx from any thread. Thread-safe, but only meaningful from the thread that made the call.
+ */
+MICROSEG_API const char *microseg_ctx_last_error(const struct microseg_ctx *ctx);
+
+/* Instance name of the context. Valid for the context's lifetime. Thread-safe. */
+MICROSEG_API const char *microseg_ctx_instance(const struct microseg_ctx *ctx);
+
+/* Returns 1 if open() restored an existing instance, 0 if it created one. Thread-safe. */
+MICROSEG_API int microseg_ctx_restored(const struct microseg_ctx *ctx);
+
+/* Changes the log callback and level at run time. Thread-safe. Errors: -EINVAL ctx NULL. */
+MICROSEG_API int microseg_ctx_set_log(struct microseg_ctx *ctx, microseg_log_fn fn, void *user,
+				      int32_t level);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

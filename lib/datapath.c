@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The instance's BPF objects: load the built-in skeleton once and pin it, or reopen the pins of
+ * an existing instance; TC attach/detach; typed map updates. Everything else in the library
+ * talks to the kernel datapath through this file.
+ */
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "internal.h"
+#include "endpoint.skel.h"
+
+/* Our TC filters sit at a fixed handle and priority so they can live next to other users'
+ * filters and be found again by a reopened context. */
+#define MS_TC_HANDLE 0x4d53
+#define MS_TC_PRIORITY 0x4d53
+
+static const char *const map_names[MS_M__COUNT] = {
+	[MS_M_META] = MS_MAP_META,
+	[MS_M_ENDPOINTS] = MS_MAP_ENDPOINTS,
+	[MS_M_IPCACHE] = MS_MAP_IPCACHE,
+	[MS_M_EP_STATS] = MS_MAP_EP_STATS,
+};
+static const char *const prog_names[MS_P__COUNT] = {
+	[MS_P_FROM_CONTAINER] = MS_PROG_FROM_CONTAINER,
+	[MS_P_TO_CONTAINER] = MS_PROG_TO_CONTAINER,
+};
+
+static int pin_path(struct microseg_ctx *ctx, const char *name, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/%s", ctx->bpffs_dir, name);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[MICROSEG_PATH_MAX + 1];
+	size_t len = strlen(path);
+	if (len >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, path, len + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* The directory's nearest existing ancestor must be on bpffs: pins elsewhere do not work. */
+static int check_bpffs(struct microseg_ctx *ctx)
+{
+	char tmp[MICROSEG_PATH_MAX + 1];
+	snprintf(tmp, sizeof(tmp), "%s", ctx->bpffs_dir);
+	struct statfs st;
+	while (statfs(tmp, &st)) {
+		char *slash = strrchr(tmp, '/');
+		if (!slash || slash == tmp)
+			return ms_err(ctx, -ENOENT, "bpffs directory %s: no parent exists", ctx->bpffs_dir);
+		*slash = '\0';
+	}
+	if (st.f_type != BPF_FS_MAGIC)
+		return ms_err(ctx, -ENOTSUP, "%s is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)",
+			      tmp);
+	return 0;
+}
+
+static void close_fds(struct ms_datapath *dp)
+{
+	for (int i = 0; i < MS_M__COUNT; i++) {
+		if (dp->map_fd[i] >= 0)
+			close(dp->map_fd[i]);
+		dp->map_fd[i] = -1;
+	}
+	for (int i = 0; i < MS_P__COUNT; i++) {
+		if (dp->prog_fd[i] >= 0)
+			close(dp->prog_fd[i]);
+		dp->prog_fd[i] = -1;
+	}
+	dp->loaded = false;
+}
+
+static void unlink_pins(struct microseg_ctx *ctx)
+{
+	char path[MICROSEG_PATH_MAX + 64];
+	/* Meta first: an instance without meta is "not created", whatever else remains. */
+	for (int i = 0; i < MS_M__COUNT; i++)
+		if (!pin_path(ctx, map_names[i], path, sizeof(path)))
+			unlink(path);
+	for (int i = 0; i < MS_P__COUNT; i++)
+		if (!pin_path(ctx, prog_names[i], path, sizeof(path)))
+			unlink(path);
+}
+
+static int reopen_pinned(struct microseg_ctx *ctx)
+{
+	struct ms_datapath *dp = &ctx->dp;
+	char path[MICROSEG_PATH_MAX + 64];
+	for (int i = 0; i < MS_M__COUNT; i++) {
+		pin_path(ctx, map_names[i], path, sizeof(path));
+		dp->map_fd[i] = bpf_obj_get(path);
+		if (dp->map_fd[i] < 0)
+			return ms_err(ctx, -errno, "reopen: cannot open pinned map %s", path);
+	}
+	for (int i = 0; i < MS_P__COUNT; i++) {
+		pin_path(ctx, prog_names[i], path, sizeof(path));
+		dp->prog_fd[i] = bpf_obj_get(path);
+		if (dp->prog_fd[i] < 0)
+			return ms_err(ctx, -errno, "reopen: cannot open pinned program %s", path);
+	}
+	uint32_t zero = 0;
+	if (bpf_map_lookup_elem(dp->map_fd[MS_M_META], &zero, &dp->meta))
+		return ms_err(ctx, -errno, "reopen: cannot read instance metadata");
+	if (dp->meta.abi_version != MS_ABI_VERSION)
+		return ms_err(ctx, -EPROTO, "instance %s was made with datapath ABI %u, this library has %u",
+			      ctx->instance, dp->meta.abi_version, MS_ABI_VERSION);
+	return 0;
+}
+
+static int load_and_pin(struct microseg_ctx *ctx, uint32_t max_eps, uint32_t max_ipc)
+{
+	struct ms_datapath *dp = &ctx->dp;
+	char path[MICROSEG_PATH_MAX + 64];
+	int err;
+
+	struct endpoint_bpf *skel = endpoint_bpf__open();
+	if (!skel)
+		return ms_err(ctx, -errno ? -errno : -EINVAL, "cannot open the built-in BPF object");
+	bpf_map__set_max_entries(skel->maps.ms_endpoints, max_eps);
+	bpf_map__set_max_entries(skel->maps.ms_ep_stats, max_eps);
+	bpf_map__set_max_entries(skel->maps.ms_ipcache, max_ipc);
+	err = endpoint_bpf__load(skel);
+	if (err) {
+		err = ms_err(ctx, err, "loading the BPF datapath failed (%s); the verifier log goes to libbpf's print callback",
+			     microseg_strerror(err));
+		goto out;
+	}
+	err = mkdir_p(ctx->bpffs_dir, 0700);
+	if (err) {
+		err = ms_err(ctx, err, "cannot create %s", ctx->bpffs_dir);
+		goto out;
+	}
+	struct bpf_map *maps[MS_M__COUNT] = {
+		[MS_M_META] = skel->maps.ms_meta,
+		[MS_M_ENDPOINTS] = skel->maps.ms_endpoints,
+		[MS_M_IPCACHE] = skel->maps.ms_ipcache,
+		[MS_M_EP_STATS] = skel->maps.ms_ep_stats,
+	};
+	struct bpf_program *progs[MS_P__COUNT] = {
+		[MS_P_FROM_CONTAINER] = skel->progs.ms_from_container,
+		[MS_P_TO_CONTAINER] = skel->progs.ms_to_container,
+	};
+	for (int i = 0; i < MS_M__COUNT; i++) {
+		dp->map_fd[i] = fcntl(bpf_map__fd(maps[i]), F_DUPFD_CLOEXEC, 3);
+		if (dp->map_fd[i] < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
+	for (int i = 0; i < MS_P__COUNT; i++) {
+		dp->prog_fd[i] = fcntl(bpf_program__fd(progs[i]), F_DUPFD_CLOEXEC, 3);
+		if (dp->prog_fd[i] < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	dp->meta = (struct ms_meta){
+		.abi_version = MS_ABI_VERSION,
+		.max_endpoints = max_eps,
+		.max_ipcache = max_ipc,
+		.created_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec,
+	};
+	uint32_t zero = 0;
+	if (bpf_map_update_elem(dp->map_fd[MS_M_META], &zero, &dp->meta, BPF_ANY)) {
+		err = ms_err(ctx, -errno, "cannot write instance metadata");
+		goto out;
+	}
+	/* Pin meta last: its pin marks a complete instance. */
+	for (int i = MS_M__COUNT - 1; i >= 0; i--) {
+		if (i == MS_M_META)
+			continue;
+		pin_path(ctx, map_names[i], path, sizeof(path));
+		if (bpf_obj_pin(dp->map_fd[i], path)) {
+			err = ms_err(ctx, -errno, "cannot pin %s", path);
+			goto out_unpin;
+		}
+	}
+	for (int i = 0; i < MS_P__COUNT; i++) {
+		pin_path(ctx, prog_names[i], path, sizeof(path));
+		if (bpf_obj_pin(dp->prog_fd[i], path)) {
+			err = ms_err(ctx, -errno, "cannot pin %s", path);
+			goto out_unpin;
+		}
+	}
+	pin_path(ctx, map_names[MS_M_META], path, sizeof(path));
+	if (bpf_obj_pin(dp->map_fd[MS_M_META], path)) {
+		err = ms_err(ctx, -errno, "cannot pin %s", path);
+		goto out_unpin;
+	}
+	err = 0;
+	goto out;
+out_unpin:
+	unlink_pins(ctx);
+out:
+	endpoint_bpf__destroy(skel);
+	return err;
+}
+
+int ms_datapath_open(struct microseg_ctx *ctx, uint32_t max_eps, uint32_t max_ipc, bool *restored)
+{
+	struct ms_datapath *dp = &ctx->dp;
+	for (int i = 0; i < MS_M__COUNT; i++)
+		dp->map_fd[i] = -1;
+	for (int i = 0; i < MS_P__COUNT; i++)
+		dp->prog_fd[i] = -1;
+	dp->ncpus = libbpf_num_possible_cpus();
+	if (dp->ncpus <= 0)
+		return ms_err(ctx, dp->ncpus ? dp->ncpus : -EINVAL, "cannot count possible CPUs");
+
+	int err = check_bpffs(ctx);
+	if (err)
+		return err;
+	char path[MICROSEG_PATH_MAX + 64];
+	pin_path(ctx, map_names[MS_M_META], path, sizeof(path));
+	if (access(path, F_OK) == 0) {
+		err = reopen_pinned(ctx);
+		*restored = true;
+	} else {
+		/* No meta pin: nothing, or the leftovers of a creation that died half-way. */
+		unlink_pins(ctx);
+		err = load_and_pin(ctx, max_eps, max_ipc);
+		*restored = false;
+	}
+	if (err) {
+		close_fds(dp);
+		return err;
+	}
+	dp->loaded = true;
+	return 0;
+}
+
+void ms_datapath_close(struct ms_datapath *dp)
+{
+	if (dp->loaded)
+		close_fds(dp);
+}
+
+int ms_datapath_unpin(struct microseg_ctx *ctx)
+{
+	unlink_pins(ctx);
+	if (rmdir(ctx->bpffs_dir) && errno != ENOENT)
+		return ms_err(ctx, -errno, "cannot remove %s", ctx->bpffs_dir);
+	return 0;
+}
+
+int ms_tc_attach(struct microseg_ctx *ctx, uint32_t ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex, .attach_point = BPF_TC_INGRESS);
+	int err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST)
+		return ms_err(ctx, err, "cannot create clsact qdisc on ifindex %u", ifindex);
+	static const struct {
+		enum bpf_tc_attach_point point;
+		enum ms_prog_role prog;
+	} legs[] = { { BPF_TC_INGRESS, MS_P_FROM_CONTAINER }, { BPF_TC_EGRESS, MS_P_TO_CONTAINER } };
+	for (size_t i = 0; i < MS_ARRAY_SIZE(legs); i++) {
+		hook.attach_point = legs[i].point;
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = MS_TC_HANDLE, .priority = MS_TC_PRIORITY,
+			    .prog_fd = ctx->dp.prog_fd[legs[i].prog], .flags = BPF_TC_F_REPLACE);
+		err = bpf_tc_attach(&hook, &opts);
+		if (err) {
+			ms_tc_detach(ctx, ifindex);
+			return ms_err(ctx, err, "cannot attach TC program on ifindex %u", ifindex);
+		}
+	}
+	return 0;
+}
+
+int ms_tc_detach(struct microseg_ctx *ctx, uint32_t ifindex)
+{
+	int first = 0;
+	enum bpf_tc_attach_point points[] = { BPF_TC_INGRESS, BPF_TC_EGRESS };
+	for (size_t i = 0; i < MS_ARRAY_SIZE(points); i++) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex, .attach_point = points[i]);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = MS_TC_HANDLE, .priority = MS_TC_PRIORITY);
+		int err = bpf_tc_detach(&hook, &opts);
+		/* Gone already (interface deleted, filter removed by hand) is what we wanted. */
+		if (err && err != -ENOENT && err != -ENODEV && err != -EINVAL && !first)
+			first = ms_err(ctx, err, "cannot detach TC program from ifindex %u", ifindex);
+	}
+	return first;
+}
+
+static int map_update(struct microseg_ctx *ctx, enum ms_map_role m, const void *k, const void *v)
+{
+	if (bpf_map_update_elem(ctx->dp.map_fd[m], k, v, BPF_ANY)) {
+		int err = -errno;
+		if (err == -E2BIG || err == -ENOMEM)
+			err = -ENOSPC; /* a full map is "no space" to the caller */
+		return ms_err(ctx, err, "map %s update failed: %s", map_names[m], microseg_strerror(err));
+	}
+	return 0;
+}
+
+static int map_delete(struct microseg_ctx *ctx, enum ms_map_role m, const void *k)
+{
+	if (bpf_map_delete_elem(ctx->dp.map_fd[m], k) && errno != ENOENT)
+		return ms_err(ctx, -errno, "map %s delete failed", map_names[m]);
+	return 0;
+}
+
+int ms_dp_endpoint_set(struct microseg_ctx *ctx, uint32_t ifindex, const struct ms_endpoint_info *info)
+{
+	return map_update(ctx, MS_M_ENDPOINTS, &ifindex, info);
+}
+
+int ms_dp_endpoint_del(struct microseg_ctx *ctx, uint32_t ifindex)
+{
+	return map_delete(ctx, MS_M_ENDPOINTS, &ifindex);
+}
+
+static void ipcache_key(const struct ms_addr *a, struct ms_ipcache_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->prefixlen = 32 + a->prefixlen;
+	k->family = a->family;
+	memcpy(k->addr, a->bytes, a->family == MS_FAMILY_IPV4 ? 4 : 16);
+}
+
+int ms_dp_ipcache_set(struct microseg_ctx *ctx, const struct ms_addr *a, const struct ms_ipcache_value *v)
+{
+	struct ms_ipcache_key k;
+	ipcache_key(a, &k);
+	return map_update(ctx, MS_M_IPCACHE, &k, v);
+}
+
+int ms_dp_ipcache_del(struct microseg_ctx *ctx, const struct ms_addr *a)
+{
+	struct ms_ipcache_key k;
+	ipcache_key(a, &k);
+	return map_delete(ctx, MS_M_IPCACHE, &k);
+}
+
+int ms_dp_stats_reset(struct microseg_ctx *ctx, uint32_t ep_id)
+{
+	struct ms_ep_stats *zero = calloc((size_t)ctx->dp.ncpus, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	int err = map_update(ctx, MS_M_EP_STATS, &ep_id, zero);
+	free(zero);
+	return err;
+}
+
+int ms_dp_stats_read(struct microseg_ctx *ctx, uint32_t ep_id, struct ms_ep_stats *sum)
+{
+	struct ms_ep_stats *percpu = calloc((size_t)ctx->dp.ncpus, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	int err = 0;
+	memset(sum, 0, sizeof(*sum));
+	if (bpf_map_lookup_elem(ctx->dp.map_fd[MS_M_EP_STATS], &ep_id, percpu)) {
+		err = ms_err(ctx, -errno, "cannot read counters of endpoint %u", ep_id);
+		goto out;
+	}
+	for (int c = 0; c < ctx->dp.ncpus; c++) {
+		for (int d = 0; d < MS_DIR_MAX; d++) {
+			sum->fwd[d].packets += percpu[c].fwd[d].packets;
+			sum->fwd[d].bytes += percpu[c].fwd[d].bytes;
+			for (int r = 0; r < MS_DROP_MAX; r++) {
+				sum->drop[d][r].packets += percpu[c].drop[d][r].packets;
+				sum->drop[d][r].bytes += percpu[c].drop[d][r].bytes;
+			}
+		}
+	}
+out:
+	free(percpu);
+	return err;
+}

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internal declarations shared by the library's modules. Not installed. */
+#ifndef MICROSEG_INTERNAL_H
+#define MICROSEG_INTERNAL_H
+
+#include <errno.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <microseg/microseg.h>
+
+#include "hashmap.h"
+#include "microseg_abi.h"
+
+#define MS_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define MS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- diag.c: errors and logging ---- */
+void ms_log(struct microseg_ctx *ctx, int level, const char *fmt, ...) MS_PRINTF(3, 4);
+/* Records a message as the context's last error, logs it at debug level, returns err. */
+int ms_err(struct microseg_ctx *ctx, int err, const char *fmt, ...) MS_PRINTF(3, 4);
+/* Checks an opts struct: NULL is fine, sz must cover `sz` itself, bytes past `known` must be 0. */
+bool ms_opts_ok(const void *opts, size_t known);
+#define MS_OPTS_OK(opts, type) ms_opts_ok((opts), sizeof(type))
+/* Reads a field of a caller's opts only if the caller's struct is big enough to hold it. */
+#define MS_OPT(opts, field, def)                                                                   \
+	(((opts) && (opts)->sz >= offsetof(__typeof__(*(opts)), field) + sizeof((opts)->field))    \
+		 ? (opts)->field                                                                   \
+		 : (def))
+
+/* ---- addr.c ---- */
+struct ms_addr {
+	uint8_t family; /* MS_FAMILY_IPV4 or MS_FAMILY_IPV6 */
+	uint8_t prefixlen;
+	uint8_t pad[2];
+	uint8_t bytes[16];
+};
+/* Parses "a.b.c.d[/n]" or IPv6 "[/n]"; without prefix the full length. Returns 0 or -EINVAL. */
+int ms_addr_parse(const char *s, struct ms_addr *out);
+void ms_addr_format(const struct ms_addr *a, char *buf, size_t len); /* no prefix */
+bool ms_addr_equal(const struct ms_addr *a, const struct ms_addr *b);
+int ms_mac_parse(const char *s, uint8_t mac[6]);
+void ms_mac_format(const uint8_t mac[6], char *buf, size_t len);
+#define MS_ADDR_STRLEN 48
+
+/* ---- labels.c ---- */
+/* Validates and sorts labels into a newly allocated canonical array (each label normalised to
+ * "source:key=value"). On success *out holds n strings and *joined the ','-joined form. */
+int ms_labels_canonicalize(const char *const *labels, size_t n, char ***out, char **joined,
+			   char *why, size_t whylen);
+void ms_labels_free(char **labels, size_t n);
+
+/* ---- identity.c ---- */
+struct microseg_identity {
+	uint32_t magic;
+	uint32_t id;
+	uint32_t refs;
+	size_t nlabels;
+	char **labels;
+	char *joined; /* canonical key */
+	struct ms_hnode by_id;
+	struct ms_hnode by_key;
+	struct ms_hnode by_ptr;
+};
+#define MS_IDENTITY_MAGIC 0x4d534944u
+
+struct ms_identities {
+	struct ms_hmap by_id, by_key, by_ptr;
+	uint32_t next_local;
+};
+int ms_identities_init(struct microseg_ctx *ctx);
+void ms_identities_free(struct microseg_ctx *ctx);
+/* Lookup of a caller's handle without dereferencing a pointer that is not ours. */
+struct microseg_identity *ms_identity_checked(struct microseg_ctx *ctx, const struct microseg_identity *id);
+struct microseg_identity *ms_identity_by_id(struct microseg_ctx *ctx, uint32_t id);
+void ms_identity_ref(struct microseg_identity *id);
+void ms_identity_unref(struct microseg_ctx *ctx, struct microseg_identity *id);
+/* Restore path: bind labels to an exact id (any range), one reference. */
+int ms_identity_restore(struct microseg_ctx *ctx, uint32_t numeric_id, char **labels, size_t n,
+			struct microseg_identity **out);
+
+/* ---- datapath.c: BPF objects of an instance ---- */
+enum ms_map_role { MS_M_META, MS_M_ENDPOINTS, MS_M_IPCACHE, MS_M_EP_STATS, MS_M__COUNT };
+enum ms_prog_role { MS_P_FROM_CONTAINER, MS_P_TO_CONTAINER, MS_P__COUNT };
+
+struct ms_datapath {
+	bool loaded;
+	int map_fd[MS_M__COUNT];
+	int prog_fd[MS_P__COUNT];
+	struct ms_meta meta;
+	int ncpus;
+};
+/* Loads (new instance) or opens pinned (existing) programs and maps. *restored tells which. */
+int ms_datapath_open(struct microseg_ctx *ctx, uint32_t max_eps, uint32_t max_ipc, bool *restored);
+void ms_datapath_close(struct ms_datapath *dp);
+/* Removes every pin of the instance (after endpoints are detached). */
+int ms_datapath_unpin(struct microseg_ctx *ctx);
+int ms_tc_attach(struct microseg_ctx *ctx, uint32_t ifindex);
+int ms_tc_detach(struct microseg_ctx *ctx, uint32_t ifindex);
+int ms_dp_endpoint_set(struct microseg_ctx *ctx, uint32_t ifindex, const struct ms_endpoint_info *info);
+int ms_dp_endpoint_del(struct microseg_ctx *ctx, uint32_t ifindex);
+int ms_dp_ipcache_set(struct microseg_ctx *ctx, const struct ms_addr *a, const struct ms_ipcache_value *v);
+int ms_dp_ipcache_del(struct microseg_ctx *ctx, const struct ms_addr *a);
+int ms_dp_stats_reset(struct microseg_ctx *ctx, uint32_t ep_id);
+int ms_dp_stats_read(struct microseg_ctx *ctx, uint32_t ep_id, struct ms_ep_stats *sum);
+
+/* ---- netlink.c: links, addresses, routes through libnl-route-3 ---- */
+int ms_nl_ifindex(const char *name, uint32_t *ifindex, char ifname[IF_NAMESIZE]);
+struct ms_veth_req {
+	const char *host_ifname;
+	const char *peer_ifname;
+	const char *netns_path;
+	const struct ms_addr *addrs;
+	size_t naddrs;
+	uint32_t mtu;
+};
+/* Creates the pair and configures both sides; on failure deletes what it made. */
+int ms_nl_veth_create(struct microseg_ctx *ctx, const struct ms_veth_req *req, uint32_t *host_ifindex,
+		      uint8_t peer_mac[6]);
+int ms_nl_link_delete(struct microseg_ctx *ctx, uint32_t ifindex);
+/* Calls fn for every address of the host's (current) network namespace. */
+int ms_nl_host_addrs(struct microseg_ctx *ctx, int (*fn)(struct microseg_ctx *, const struct ms_addr *));
+
+/* ---- endpoint.c ---- */
+struct microseg_endpoint {
+	uint32_t magic;
+	uint32_t ep_id;
+	uint32_t ifindex;
+	char ifname[IF_NAMESIZE];
+	char name[MICROSEG_ENDPOINT_NAME_MAX + 1];
+	struct microseg_identity *identity;
+	size_t naddrs;
+	struct ms_addr addrs[MICROSEG_ENDPOINT_ADDRS_MAX];
+	char addr_text[MICROSEG_ENDPOINT_ADDRS_MAX][MS_ADDR_STRLEN];
+	uint8_t mac[6];
+	struct ms_hnode by_ptr;
+	struct ms_hnode by_ifindex;
+};
+#define MS_ENDPOINT_MAGIC 0x4d534550u
+
+struct ms_endpoints {
+	struct ms_hmap by_ptr, by_ifindex;
+	uint8_t *used_ids; /* bitmap of ep ids in use, max_endpoints bits */
+	uint32_t max;
+	size_t count;
+};
+int ms_endpoints_init(struct microseg_ctx *ctx, uint32_t max_endpoints);
+void ms_endpoints_free(struct microseg_ctx *ctx);
+/* Restore path: re-creates the in-memory endpoint from its saved record, no kernel change. */
+int ms_endpoint_restore(struct microseg_ctx *ctx, const struct microseg_endpoint *rec, uint32_t identity);
+/* Purge: detaches every endpoint and frees their handles. */
+int ms_endpoints_detach_all(struct microseg_ctx *ctx);
+/* After a restore: removes kernel entries of endpoints the state directory does not know. */
+int ms_endpoints_reconcile(struct microseg_ctx *ctx);
+/* Records this host's own addresses (and the gateways) in the ipcache as the host identity. */
+int ms_host_addrs_sync(struct microseg_ctx *ctx);
+
+/* ---- state.c: metadata in the state directory ---- */
+int ms_state_open(struct microseg_ctx *ctx);            /* mkdir + lock */
+void ms_state_close(struct microseg_ctx *ctx);
+int ms_state_save_identity(struct microseg_ctx *ctx, const struct microseg_identity *id);
+int ms_state_drop_identity(struct microseg_ctx *ctx, uint32_t id);
+int ms_state_save_endpoint(struct microseg_ctx *ctx, const struct microseg_endpoint *ep);
+int ms_state_drop_endpoint(struct microseg_ctx *ctx, uint32_t ep_id);
+/* Restores identities and endpoints; identities not held by any endpoint are dropped. */
+int ms_state_restore(struct microseg_ctx *ctx);
+int ms_state_remove_all(struct microseg_ctx *ctx);
+
+/* ---- the context ---- */
+struct microseg_ctx {
+	pthread_mutex_t lock;
+	uint32_t flags;
+	char instance[MICROSEG_INSTANCE_NAME_MAX + 1];
+	char bpffs_dir[MICROSEG_PATH_MAX + 1];
+	char state_dir[MICROSEG_PATH_MAX + 1];
+	microseg_log_fn log_fn;
+	void *log_user;
+	int log_level;
+	char last_error[512];
+	int lock_fd;
+	bool restored;
+	bool purged;
+	bool restoring; /* state writes are skipped while rebuilding from state */
+	struct ms_datapath dp;
+	struct ms_identities ids;
+	struct ms_endpoints eps;
+};
+
+static inline bool ms_ctx_offline(const struct microseg_ctx *ctx)
+{
+	return ctx->flags & MICROSEG_CTX_F_NO_DATAPATH;
+}
+
+#define MS_LOCK(ctx) pthread_mutex_lock(&(ctx)->lock)
+#define MS_UNLOCK(ctx) pthread_mutex_unlock(&(ctx)->lock)
+
+#endif
