@@ -5,15 +5,58 @@
  *
  *   ms_from_container  TC ingress of the host veth: packets sent by the container (egress)
  *   ms_to_container    TC egress of the host veth: packets delivered to it (ingress)
+ *
+ * From the container: endpoint -> parse -> anti-spoofing -> connection tracking -> (new
+ * connection: egress policy, connection created) -> redirect to a local endpoint or pass to
+ * the host stack -> count. To the container: endpoint -> parse -> connection tracking -> (new
+ * connection: ingress policy) -> count. A packet between two local endpoints is judged twice,
+ * by the sender's egress and the receiver's ingress policy, each with its own connection
+ * entry, as two hosts would.
  */
 #include "lib/common.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
 #include "lib/endpoint.h"
 #include "lib/ipcache.h"
+#include "lib/spoof.h"
+#include "lib/ct.h"
 #include "lib/policy.h"
 #include "lib/metrics.h"
 #include "lib/forward.h"
+
+/*
+ * The verdict of the endpoint's policy for direction dir, peer_id being the identity of the
+ * other side: a packet of a live connection passes on connection tracking alone (re-judged
+ * only if the policy revision changed); any other packet is looked up in the policy, and, if
+ * allowed, may open a connection whose replies then pass. MS_DROP_NONE or a drop reason.
+ */
+static __always_inline __u32 ms_enforce(struct __sk_buff *skb, __u32 ep_id, __u8 dir,
+					__u32 peer_id, const struct ms_pkt *pkt)
+{
+	struct ms_policy_query q;
+	__u32 rev, reason, rule_id;
+	struct ms_ct ct;
+	__u64 now;
+
+	now = bpf_ktime_get_ns();
+	rev = ms_policy_rev();
+
+	if (ms_ct_lookup(skb, pkt, dir, now, &ct)) {
+		reason = ms_policy_conn(ep_id, rev, &ct);
+		if (reason == MS_DROP_NONE)
+			ms_ct_refresh(&ct, pkt, skb->len, now);
+		return reason;
+	}
+
+	ms_policy_query_pkt(&q, dir, peer_id, pkt);
+	reason = ms_policy_decide(ep_id, rev, &q, &rule_id);
+	if (reason != MS_DROP_NONE)
+		return reason;
+	if (ms_ct_opens(&ct, pkt) &&
+	    ms_ct_create(&ct, pkt, rev, rule_id, peer_id, skb->len, now) != 0)
+		return MS_DROP_CT_FULL;
+	return MS_DROP_NONE;
+}
 
 /*
  * The endpoint is looked up before the packet is parsed: a packet on an interface we do not
@@ -40,9 +83,18 @@ int ms_from_container(struct __sk_buff *skb)
 	if (ret != MS_PARSE_IP)
 		return ms_drop(skb, ep_id, MS_DIR_EGRESS, MS_DROP_INVALID);
 
+	/* Before anything else looks at the addresses: the source decides the identity. */
+	ret = ms_spoof_check(skb, ep, &pkt);
+	if (ret == MS_SPOOF_BAD)
+		return ms_drop(skb, ep_id, MS_DIR_EGRESS, MS_DROP_SPOOFED_SOURCE);
+	if (ret == MS_SPOOF_LINK_LOCAL) {
+		ms_count_fwd(ep_id, MS_DIR_EGRESS, skb->len);
+		return TC_ACT_OK;
+	}
+
 	dst = ms_ipcache_lookup(pkt.family, pkt.daddr);
 
-	reason = ms_policy_egress(ep, ms_ipcache_identity(dst), &pkt);
+	reason = ms_enforce(skb, ep_id, MS_DIR_EGRESS, ms_ipcache_identity(dst), &pkt);
 	if (reason != MS_DROP_NONE)
 		return ms_drop(skb, ep_id, MS_DIR_EGRESS, reason);
 
@@ -83,9 +135,16 @@ int ms_to_container(struct __sk_buff *skb)
 	if (ret != MS_PARSE_IP)
 		return ms_drop(skb, ep_id, MS_DIR_INGRESS, MS_DROP_INVALID);
 
+	/* The host's neighbour and router discovery must reach the container whatever its
+	 * ingress policy says (the container's default route is a link-local gateway). */
+	if (ms_is_link_local_control(&pkt)) {
+		ms_count_fwd(ep_id, MS_DIR_INGRESS, skb->len);
+		return TC_ACT_OK;
+	}
+
 	src = ms_ipcache_lookup(pkt.family, pkt.saddr);
 
-	reason = ms_policy_ingress(ep, ms_ipcache_identity(src), &pkt);
+	reason = ms_enforce(skb, ep_id, MS_DIR_INGRESS, ms_ipcache_identity(src), &pkt);
 	if (reason != MS_DROP_NONE)
 		return ms_drop(skb, ep_id, MS_DIR_INGRESS, reason);
 

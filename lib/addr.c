@@ -22,7 +22,7 @@ int ms_addr_parse(const char *s, struct ms_addr *out)
 	if (slash) {
 		char *end;
 		*slash = '\0';
-		if (!slash[1] || slash[1] == '-' || slash[1] == '+' || strlen(slash + 1) > 3)
+		if (slash[1] < '0' || slash[1] > '9' || strlen(slash + 1) > 3)
 			return -EINVAL;
 		plen = strtol(slash + 1, &end, 10);
 		if (*end)
@@ -80,4 +80,20 @@ int ms_mac_parse(const char *s, uint8_t mac[6])
 void ms_mac_format(const uint8_t mac[6], char *buf, size_t len)
 {
 	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+}
+
+bool ms_addr_in_prefix(const struct ms_addr *a, const struct ms_addr *p)
+{
+	if (a->family != p->family || a->prefixlen < p->prefixlen)
+		return false;
+	unsigned bits = p->prefixlen;
+	for (unsigned i = 0; i < bits / 8; i++)
+		if (a->bytes[i] != p->bytes[i])
+			return false;
+	if (bits % 8) {
+		uint8_t mask = (uint8_t)(0xff << (8 - bits % 8));
+		if ((a->bytes[bits / 8] & mask) != (p->bytes[bits / 8] & mask))
+			return false;
+	}
+	return true;
 }

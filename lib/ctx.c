@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "policy_internal.h"
 
 #define DEFAULT_BPFFS_ROOT "/sys/fs/bpf/microseg"
 #define DEFAULT_STATE_ROOT "/run/microseg"
@@ -50,6 +50,7 @@ static int early_err(const struct microseg_ctx_opts *opts, int err, const char *
 
 static void ctx_free(struct microseg_ctx *ctx)
 {
+	ms_policy_free(ctx);
 	ms_endpoints_free(ctx);
 	ms_identities_free(ctx);
 	ms_datapath_close(&ctx->dp);
@@ -59,22 +60,27 @@ static void ctx_free(struct microseg_ctx *ctx)
 }
 
 /* Brings a context to life: lock the instance, load or reopen its datapath, restore. */
-static int ctx_start(struct microseg_ctx *ctx, uint32_t max_eps, uint32_t max_ipc)
+static int ctx_start(struct microseg_ctx *ctx, const struct ms_capacity *cap)
 {
 	int err = ms_state_open(ctx);
 	if (err)
 		return err;
 	bool restored = false;
-	err = ms_datapath_open(ctx, max_eps, max_ipc, &restored);
+	err = ms_datapath_open(ctx, cap, &restored);
 	if (err)
 		return err;
 	ctx->restored = restored;
 	/* A restored instance keeps the capacity it was created with. */
 	err = ms_endpoints_init(ctx, ctx->dp.meta.max_endpoints);
+	if (!err)
+		err = ms_policy_init(ctx);
 	if (err)
 		return err;
 	if (restored) {
 		err = ms_state_restore(ctx);
+		if (!err)
+			err = ms_policy_restore(ctx);
+		ms_state_restore_done(ctx);
 		if (!err)
 			err = ms_endpoints_reconcile(ctx);
 		if (err)
@@ -113,9 +119,19 @@ MICROSEG_API int microseg_ctx_open(const struct microseg_ctx_opts *opts, struct 
 		return early_err(opts, -EINVAL, "microseg_ctx_open: max_endpoints must be 2..65535");
 	if (max_ipc < 16 || max_ipc > (1u << 24))
 		return early_err(opts, -EINVAL, "microseg_ctx_open: max_ipcache must be 16..16777216");
-	int32_t level = MS_OPT(opts, log_level, MICROSEG_LOG_INFO);
-	if (opts && !MS_OPT(opts, log_level, 0) && MS_OPT(opts, log_fn, NULL))
-		level = MICROSEG_LOG_ERROR; /* explicit 0 from a zero-filled struct: errors only */
+	struct ms_capacity cap = {
+		.endpoints = max_eps,
+		.ipcache = max_ipc,
+		.policy_entries = MS_OPT(opts, max_policy_entries, 0),
+		.ct = MS_OPT(opts, max_connections, 0),
+	};
+	if (!cap.policy_entries)
+		cap.policy_entries = MS_DEFAULT_POLICY_ENTRIES;
+	if (!cap.ct)
+		cap.ct = MS_DEFAULT_CT_ENTRIES;
+	if (cap.policy_entries < 16 || cap.policy_entries > (1u << 24) || cap.ct < 64 || cap.ct > (1u << 26))
+		return early_err(opts, -EINVAL, "microseg_ctx_open: max_policy_entries must be 16..2^24, max_connections 64..2^26");
+	int32_t level = MS_OPT(opts, log_level, MICROSEG_LOG_ERROR);
 
 	struct microseg_ctx *ctx = calloc(1, sizeof(*ctx));
 	if (!ctx)
@@ -133,6 +149,8 @@ MICROSEG_API int microseg_ctx_open(const struct microseg_ctx_opts *opts, struct 
 		ctx->dp.prog_fd[i] = -1;
 	ctx->dp.meta.max_endpoints = max_eps;
 	ctx->dp.meta.max_ipcache = max_ipc;
+	ctx->dp.meta.max_policy_entries = cap.policy_entries;
+	ctx->dp.meta.max_ct = cap.ct;
 
 	err = set_dir(ctx->bpffs_dir, MS_OPT(opts, bpffs_dir, NULL), DEFAULT_BPFFS_ROOT, instance);
 	if (!err)
@@ -144,10 +162,13 @@ MICROSEG_API int microseg_ctx_open(const struct microseg_ctx_opts *opts, struct 
 	err = ms_identities_init(ctx);
 	if (err)
 		goto fail;
-	if (ms_ctx_offline(ctx))
+	if (ms_ctx_offline(ctx)) {
 		err = ms_endpoints_init(ctx, max_eps);
-	else
-		err = ctx_start(ctx, max_eps, max_ipc);
+		if (!err)
+			err = ms_policy_init(ctx);
+	} else {
+		err = ctx_start(ctx, &cap);
+	}
 	if (err) {
 		early_err(opts, err, ctx->last_error[0] ? ctx->last_error : microseg_strerror(err));
 		goto fail;

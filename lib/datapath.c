@@ -30,6 +30,9 @@ static const char *const map_names[MS_M__COUNT] = {
 	[MS_M_ENDPOINTS] = MS_MAP_ENDPOINTS,
 	[MS_M_IPCACHE] = MS_MAP_IPCACHE,
 	[MS_M_EP_STATS] = MS_MAP_EP_STATS,
+	[MS_M_CONFIG] = MS_MAP_CONFIG,
+	[MS_M_POLICY] = MS_MAP_POLICY,
+	[MS_M_CT] = MS_MAP_CT,
 };
 static const char *const prog_names[MS_P__COUNT] = {
 	[MS_P_FROM_CONTAINER] = MS_PROG_FROM_CONTAINER,
@@ -132,7 +135,7 @@ static int reopen_pinned(struct microseg_ctx *ctx)
 	return 0;
 }
 
-static int load_and_pin(struct microseg_ctx *ctx, uint32_t max_eps, uint32_t max_ipc)
+static int load_and_pin(struct microseg_ctx *ctx, const struct ms_capacity *cap)
 {
 	struct ms_datapath *dp = &ctx->dp;
 	char path[MICROSEG_PATH_MAX + 64];
@@ -141,10 +144,29 @@ static int load_and_pin(struct microseg_ctx *ctx, uint32_t max_eps, uint32_t max
 	struct endpoint_bpf *skel = endpoint_bpf__open();
 	if (!skel)
 		return ms_err(ctx, -errno ? -errno : -EINVAL, "cannot open the built-in BPF object");
-	bpf_map__set_max_entries(skel->maps.ms_endpoints, max_eps);
-	bpf_map__set_max_entries(skel->maps.ms_ep_stats, max_eps);
-	bpf_map__set_max_entries(skel->maps.ms_ipcache, max_ipc);
+	bpf_map__set_max_entries(skel->maps.ms_endpoints, cap->endpoints);
+	bpf_map__set_max_entries(skel->maps.ms_ep_stats, cap->endpoints);
+	bpf_map__set_max_entries(skel->maps.ms_ipcache, cap->ipcache);
+	bpf_map__set_max_entries(skel->maps.ms_policy, 2 * cap->endpoints);
+	/* The inner-map template: libbpf 1.1 crashes resizing the one it derives from BTF, so
+	 * hand it one made here (same type, sizes and flags as every policy table). */
+	LIBBPF_OPTS(bpf_map_create_opts, tmpl_opts, .map_flags = BPF_F_NO_PREALLOC);
+	int tmpl = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "ms_pol_tmpl", sizeof(struct ms_policy_key),
+				  sizeof(struct ms_policy_value), cap->policy_entries, &tmpl_opts);
+	if (tmpl < 0) {
+		err = ms_err(ctx, -errno, "cannot create the policy table template");
+		goto out;
+	}
+	err = bpf_map__set_inner_map_fd(skel->maps.ms_policy, tmpl);
+	if (err) {
+		close(tmpl);
+		err = ms_err(ctx, err, "cannot set the policy table template");
+		goto out;
+	}
+	bpf_map__set_max_entries(skel->maps.ms_ct, cap->ct);
+	skel->rodata->ms_max_endpoints = cap->endpoints;
 	err = endpoint_bpf__load(skel);
+	close(tmpl); /* the outer map keeps what it needs */
 	if (err) {
 		err = ms_err(ctx, err, "loading the BPF datapath failed (%s); the verifier log goes to libbpf's print callback",
 			     microseg_strerror(err));
@@ -160,6 +182,9 @@ static int load_and_pin(struct microseg_ctx *ctx, uint32_t max_eps, uint32_t max
 		[MS_M_ENDPOINTS] = skel->maps.ms_endpoints,
 		[MS_M_IPCACHE] = skel->maps.ms_ipcache,
 		[MS_M_EP_STATS] = skel->maps.ms_ep_stats,
+		[MS_M_CONFIG] = skel->maps.ms_config,
+		[MS_M_POLICY] = skel->maps.ms_policy,
+		[MS_M_CT] = skel->maps.ms_ct,
 	};
 	struct bpf_program *progs[MS_P__COUNT] = {
 		[MS_P_FROM_CONTAINER] = skel->progs.ms_from_container,
@@ -183,8 +208,10 @@ static int load_and_pin(struct microseg_ctx *ctx, uint32_t max_eps, uint32_t max
 	clock_gettime(CLOCK_REALTIME, &now);
 	dp->meta = (struct ms_meta){
 		.abi_version = MS_ABI_VERSION,
-		.max_endpoints = max_eps,
-		.max_ipcache = max_ipc,
+		.max_endpoints = cap->endpoints,
+		.max_ipcache = cap->ipcache,
+		.max_policy_entries = cap->policy_entries,
+		.max_ct = cap->ct,
 		.created_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec,
 	};
 	uint32_t zero = 0;
@@ -223,7 +250,7 @@ out:
 	return err;
 }
 
-int ms_datapath_open(struct microseg_ctx *ctx, uint32_t max_eps, uint32_t max_ipc, bool *restored)
+int ms_datapath_open(struct microseg_ctx *ctx, const struct ms_capacity *cap, bool *restored)
 {
 	struct ms_datapath *dp = &ctx->dp;
 	for (int i = 0; i < MS_M__COUNT; i++)
@@ -245,7 +272,7 @@ int ms_datapath_open(struct microseg_ctx *ctx, uint32_t max_eps, uint32_t max_ip
 	} else {
 		/* No meta pin: nothing, or the leftovers of a creation that died half-way. */
 		unlink_pins(ctx);
-		err = load_and_pin(ctx, max_eps, max_ipc);
+		err = load_and_pin(ctx, cap);
 		*restored = false;
 	}
 	if (err) {
@@ -392,4 +419,71 @@ int ms_dp_stats_read(struct microseg_ctx *ctx, uint32_t ep_id, struct ms_ep_stat
 out:
 	free(percpu);
 	return err;
+}
+
+/* ---- policy tables ---- */
+
+struct ms_policy_entry_abi {
+	struct ms_policy_key key;
+	struct ms_policy_value value;
+};
+
+/* A new table with exactly the template's attributes (map-in-map requires it). */
+int ms_dp_table_create(struct microseg_ctx *ctx, const void *entries, size_t n, int *fd_out);
+int ms_dp_table_create(struct microseg_ctx *ctx, const void *entries, size_t n, int *fd_out)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	int fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "ms_pol_table", sizeof(struct ms_policy_key),
+				sizeof(struct ms_policy_value), ctx->dp.meta.max_policy_entries, &o);
+	if (fd < 0)
+		return ms_err(ctx, -errno, "cannot create a policy table");
+	const struct ms_policy_entry_abi *e = entries;
+	for (size_t i = 0; i < n; i++) {
+		if (bpf_map_update_elem(fd, &e[i].key, &e[i].value, BPF_NOEXIST)) {
+			int err = -errno;
+			close(fd);
+			if (err == -E2BIG || err == -ENOMEM)
+				err = -ENOSPC;
+			return ms_err(ctx, err, "policy table update failed at entry %zu of %zu: %s", i, n,
+				      microseg_strerror(err));
+		}
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+int ms_dp_policy_slot_fd(struct microseg_ctx *ctx, uint32_t half, uint32_t ep_id, int fd);
+int ms_dp_policy_slot_fd(struct microseg_ctx *ctx, uint32_t half, uint32_t ep_id, int fd)
+{
+	uint32_t key = half * ctx->dp.meta.max_endpoints + ep_id;
+	int mfd = ctx->dp.map_fd[MS_M_POLICY];
+	if (fd < 0) {
+		if (bpf_map_delete_elem(mfd, &key) && errno != ENOENT)
+			return ms_err(ctx, -errno, "cannot clear policy slot %u", key);
+		return 0;
+	}
+	if (bpf_map_update_elem(mfd, &key, &fd, BPF_ANY))
+		return ms_err(ctx, -errno, "cannot set policy slot %u", key);
+	return 0;
+}
+
+int ms_dp_config_set_rev(struct microseg_ctx *ctx, uint32_t rev);
+int ms_dp_config_set_rev(struct microseg_ctx *ctx, uint32_t rev)
+{
+	uint32_t zero = 0;
+	struct ms_config c = { .policy_rev = rev };
+	if (bpf_map_update_elem(ctx->dp.map_fd[MS_M_CONFIG], &zero, &c, BPF_ANY))
+		return ms_err(ctx, -errno, "cannot publish policy revision %u", rev);
+	return 0;
+}
+
+int ms_dp_config_get_rev(struct microseg_ctx *ctx, uint32_t *rev);
+int ms_dp_config_get_rev(struct microseg_ctx *ctx, uint32_t *rev)
+{
+	uint32_t zero = 0;
+	struct ms_config c;
+	if (bpf_map_lookup_elem(ctx->dp.map_fd[MS_M_CONFIG], &zero, &c))
+		return ms_err(ctx, -errno, "cannot read the policy revision");
+	*rev = c.policy_rev;
+	return 0;
 }

@@ -6,7 +6,7 @@
 
 #include <bpf/bpf.h>
 
-#include "internal.h"
+#include "policy_internal.h"
 
 /* A validated request, the same for endpoint_add and endpoint_add_veth. */
 struct ep_spec {
@@ -216,7 +216,7 @@ static int datapath_remove(struct microseg_ctx *ctx, const struct microseg_endpo
 static int datapath_add(struct microseg_ctx *ctx, struct microseg_endpoint *ep)
 {
 	if (ms_ctx_offline(ctx))
-		return 0;
+		return ms_policy_sync(ctx);
 	int err = ms_dp_stats_reset(ctx, ep->ep_id);
 	if (err)
 		return err;
@@ -231,7 +231,12 @@ static int datapath_add(struct microseg_ctx *ctx, struct microseg_endpoint *ep)
 		if (err)
 			goto rollback;
 	}
-	err = ms_tc_attach(ctx, ep->ifindex);
+	/* Its policy (and its identity in every peer's policy) is in place before the first
+	 * packet can reach the programs: an endpoint under policy is never open, not even
+	 * for a moment. */
+	err = ms_policy_sync(ctx);
+	if (!err)
+		err = ms_tc_attach(ctx, ep->ifindex);
 	if (!err)
 		return 0;
 rollback:;
@@ -280,6 +285,7 @@ static int endpoint_add_locked(struct microseg_ctx *ctx, const struct ep_spec *s
 			datapath_remove(ctx, ep, ep->naddrs);
 	}
 	if (err) {
+		ms_policy_endpoint_gone(ctx, ep->ep_id);
 		free_endpoint(ctx, ep);
 		return err;
 	}
@@ -430,8 +436,13 @@ MICROSEG_API int microseg_endpoint_remove(struct microseg_ctx *ctx, struct micro
 			err = lerr;
 	}
 	ms_log(ctx, MICROSEG_LOG_INFO, "endpoint %u removed from %s", e->ep_id, e->ifname);
+	ms_policy_endpoint_gone(ctx, e->ep_id);
 	ms_identity_unref(ctx, e->identity);
 	free_endpoint(ctx, e);
+	/* Peers' tables may name an identity nobody holds any more. */
+	int perr = ms_policy_sync(ctx);
+	if (perr)
+		ms_log(ctx, MICROSEG_LOG_WARN, "policy resync after endpoint removal failed: %s", microseg_strerror(perr));
 out:
 	MS_UNLOCK(ctx);
 	return err;
@@ -486,6 +497,16 @@ MICROSEG_API int microseg_endpoint_set_identity(struct microseg_ctx *ctx, struct
 		datapath_set_identity(ctx, e, i);
 		e->identity = old;
 	}
+	if (!err && (err = ms_policy_sync(ctx))) {
+		/* The new identity's policy cannot be published: keep the old one in force. */
+		char saved[sizeof(ctx->last_error)];
+		memcpy(saved, ctx->last_error, sizeof(saved));
+		e->identity = old;
+		datapath_set_identity(ctx, e, i);
+		e->identity = old;
+		ms_state_save_endpoint(ctx, e);
+		memcpy(ctx->last_error, saved, sizeof(saved));
+	}
 	if (err) {
 		e->identity = old;
 		goto out;
@@ -508,18 +529,19 @@ MICROSEG_API int microseg_endpoint_lookup(struct microseg_ctx *ctx, const char *
 		err = ms_err(ctx, -EINVAL, "endpoint lookup: NULL argument");
 		goto out;
 	}
-	struct microseg_endpoint *found = NULL;
+	/* An interface name wins over an endpoint name: look for one before the other. */
+	struct microseg_endpoint *found = NULL, *by_name = NULL;
 	struct ms_hmap *m = &ctx->eps.by_ptr;
 	for (size_t b = 0; b < m->nbuckets && !found; b++)
-		for (struct ms_hnode *n = m->buckets[b]; n; n = n->next) {
+		for (struct ms_hnode *n = m->buckets[b]; n && !found; n = n->next) {
 			struct microseg_endpoint *e = ms_container_of(n, struct microseg_endpoint, by_ptr);
-			if (!strcmp(e->ifname, name)) {
+			if (!strcmp(e->ifname, name))
 				found = e;
-				break;
-			}
-			if (!found && e->name[0] && !strcmp(e->name, name))
-				found = e; /* keep looking: an interface name wins */
+			else if (!by_name && e->name[0] && !strcmp(e->name, name))
+				by_name = e;
 		}
+	if (!found)
+		found = by_name;
 	if (found) {
 		*ep = found;
 		err = 0;
@@ -748,6 +770,7 @@ int ms_endpoints_reconcile(struct microseg_ctx *ctx)
 static void detach_one(struct microseg_ctx *ctx, struct microseg_endpoint *ep)
 {
 	datapath_remove(ctx, ep, ep->naddrs);
+	ms_policy_endpoint_gone(ctx, ep->ep_id);
 	ms_identity_unref(ctx, ep->identity);
 	free_endpoint(ctx, ep);
 }

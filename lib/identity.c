@@ -160,8 +160,8 @@ static int alloc_local(struct microseg_ctx *ctx, uint32_t *out)
 	return -ENOSPC;
 }
 
-/* explicit_id 0: allocate locally. */
-static int identity_get(struct microseg_ctx *ctx, const char *const *labels, size_t n,
+/* explicit_id 0: allocate locally. Caller holds the lock. */
+int ms_identity_get(struct microseg_ctx *ctx, const char *const *labels, size_t n,
 			uint32_t explicit_id, struct microseg_identity **out)
 {
 	char why[160] = "";
@@ -217,7 +217,7 @@ MICROSEG_API int microseg_identity_get(struct microseg_ctx *ctx, const char *con
 	if (!ctx)
 		return -EINVAL;
 	MS_LOCK(ctx);
-	int err = id ? identity_get(ctx, labels, n, 0, id) : ms_err(ctx, -EINVAL, "identity: id is NULL");
+	int err = id ? ms_identity_get(ctx, labels, n, 0, id) : ms_err(ctx, -EINVAL, "identity: id is NULL");
 	MS_UNLOCK(ctx);
 	return err;
 }
@@ -236,7 +236,7 @@ MICROSEG_API int microseg_identity_get_explicit(struct microseg_ctx *ctx, const 
 		err = ms_err(ctx, -ERANGE, "identity: explicit id %u outside %u..%u", numeric_id,
 			     MICROSEG_IDENTITY_EXPLICIT_MIN, MICROSEG_IDENTITY_EXPLICIT_MAX);
 	else
-		err = identity_get(ctx, labels, n, numeric_id, id);
+		err = ms_identity_get(ctx, labels, n, numeric_id, id);
 	MS_UNLOCK(ctx);
 	return err;
 }

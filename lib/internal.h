@@ -41,6 +41,8 @@ struct ms_addr {
 int ms_addr_parse(const char *s, struct ms_addr *out);
 void ms_addr_format(const struct ms_addr *a, char *buf, size_t len); /* no prefix */
 bool ms_addr_equal(const struct ms_addr *a, const struct ms_addr *b);
+/* a (with its prefix length) lies inside prefix p. */
+bool ms_addr_in_prefix(const struct ms_addr *a, const struct ms_addr *p);
 int ms_mac_parse(const char *s, uint8_t mac[6]);
 void ms_mac_format(const uint8_t mac[6], char *buf, size_t len);
 #define MS_ADDR_STRLEN 48
@@ -74,6 +76,9 @@ int ms_identities_init(struct microseg_ctx *ctx);
 void ms_identities_free(struct microseg_ctx *ctx);
 /* Lookup of a caller's handle without dereferencing a pointer that is not ours. */
 struct microseg_identity *ms_identity_checked(struct microseg_ctx *ctx, const struct microseg_identity *id);
+/* microseg_identity_get without the lock; explicit_id 0 allocates a local id. */
+int ms_identity_get(struct microseg_ctx *ctx, const char *const *labels, size_t n, uint32_t explicit_id,
+		    struct microseg_identity **out);
 struct microseg_identity *ms_identity_by_id(struct microseg_ctx *ctx, uint32_t id);
 void ms_identity_ref(struct microseg_identity *id);
 void ms_identity_unref(struct microseg_ctx *ctx, struct microseg_identity *id);
@@ -82,7 +87,16 @@ int ms_identity_restore(struct microseg_ctx *ctx, uint32_t numeric_id, char **la
 			struct microseg_identity **out);
 
 /* ---- datapath.c: BPF objects of an instance ---- */
-enum ms_map_role { MS_M_META, MS_M_ENDPOINTS, MS_M_IPCACHE, MS_M_EP_STATS, MS_M__COUNT };
+enum ms_map_role {
+	MS_M_META,
+	MS_M_ENDPOINTS,
+	MS_M_IPCACHE,
+	MS_M_EP_STATS,
+	MS_M_CONFIG,
+	MS_M_POLICY,
+	MS_M_CT,
+	MS_M__COUNT
+};
 enum ms_prog_role { MS_P_FROM_CONTAINER, MS_P_TO_CONTAINER, MS_P__COUNT };
 
 struct ms_datapath {
@@ -93,7 +107,10 @@ struct ms_datapath {
 	int ncpus;
 };
 /* Loads (new instance) or opens pinned (existing) programs and maps. *restored tells which. */
-int ms_datapath_open(struct microseg_ctx *ctx, uint32_t max_eps, uint32_t max_ipc, bool *restored);
+struct ms_capacity {
+	uint32_t endpoints, ipcache, policy_entries, ct;
+};
+int ms_datapath_open(struct microseg_ctx *ctx, const struct ms_capacity *cap, bool *restored);
 void ms_datapath_close(struct ms_datapath *dp);
 /* Removes every pin of the instance (after endpoints are detached). */
 int ms_datapath_unpin(struct microseg_ctx *ctx);
@@ -164,8 +181,16 @@ int ms_state_save_identity(struct microseg_ctx *ctx, const struct microseg_ident
 int ms_state_drop_identity(struct microseg_ctx *ctx, uint32_t id);
 int ms_state_save_endpoint(struct microseg_ctx *ctx, const struct microseg_endpoint *ep);
 int ms_state_drop_endpoint(struct microseg_ctx *ctx, uint32_t ep_id);
-/* Restores identities and endpoints; identities not held by any endpoint are dropped. */
+/* Restores identities and endpoints. The restore holds a reference on every identity until
+ * ms_state_restore_done(), so that rules restored in between find theirs; identities nothing
+ * else holds are dropped then. */
 int ms_state_restore(struct microseg_ctx *ctx);
+void ms_state_restore_done(struct microseg_ctx *ctx);
+/* Reads every numerically named record of <state>/<sub>: fn(ctx, path, id, arg). */
+int ms_state_each(struct microseg_ctx *ctx, const char *sub,
+		  int (*fn)(struct microseg_ctx *, const char *, uint32_t, void *), void *arg);
+/* Writes <state>/<sub>/<name> atomically; removes it (data NULL). */
+int ms_state_put(struct microseg_ctx *ctx, const char *sub, const char *name, const char *data, size_t len);
 int ms_state_remove_all(struct microseg_ctx *ctx);
 
 /* ---- the context ---- */
@@ -183,9 +208,12 @@ struct microseg_ctx {
 	bool restored;
 	bool purged;
 	bool restoring; /* state writes are skipped while rebuilding from state */
+	struct microseg_identity **restore_refs;
+	size_t n_restore_refs;
 	struct ms_datapath dp;
 	struct ms_identities ids;
 	struct ms_endpoints eps;
+	struct ms_policy *pol; /* policy_internal.h */
 };
 
 static inline bool ms_ctx_offline(const struct microseg_ctx *ctx)

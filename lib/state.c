@@ -54,7 +54,7 @@ int ms_state_open(struct microseg_ctx *ctx)
 	int err = mkdirs(ctx->state_dir);
 	if (err)
 		return ms_err(ctx, err, "cannot create state directory %s", ctx->state_dir);
-	const char *subs[] = { "identities", "endpoints" };
+	const char *subs[] = { "identities", "endpoints", "policies", "rules" };
 	for (size_t i = 0; i < MS_ARRAY_SIZE(subs); i++) {
 		sub_path(ctx, path, sizeof(path), subs[i], 0);
 		if (mkdir(path, 0700) && errno != EEXIST)
@@ -303,12 +303,37 @@ int ms_state_restore(struct microseg_ctx *ctx)
 	if (!err)
 		err = each_file(ctx, "endpoints", restore_endpoint_cb, NULL);
 	ctx->restoring = false;
-	/* Drop the restore's own reference: identities no endpoint holds are released now, and
-	 * their records with them. */
-	for (size_t i = 0; i < r.n; i++)
-		ms_identity_unref(ctx, r.v[i]);
-	free(r.v);
+	ctx->restore_refs = r.v;
+	ctx->n_restore_refs = r.n;
 	return err;
+}
+
+void ms_state_restore_done(struct microseg_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->n_restore_refs; i++)
+		ms_identity_unref(ctx, ctx->restore_refs[i]);
+	free(ctx->restore_refs);
+	ctx->restore_refs = NULL;
+	ctx->n_restore_refs = 0;
+}
+
+int ms_state_each(struct microseg_ctx *ctx, const char *sub,
+		  int (*fn)(struct microseg_ctx *, const char *, uint32_t, void *), void *arg)
+{
+	return each_file(ctx, sub, fn, arg);
+}
+
+int ms_state_put(struct microseg_ctx *ctx, const char *sub, const char *name, const char *data, size_t len)
+{
+	if (!persisting(ctx))
+		return 0;
+	char path[MICROSEG_PATH_MAX + 400];
+	int n = snprintf(path, sizeof(path), "%s/%s/%s", ctx->state_dir, sub, name);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	if (!data)
+		return unlink(path) && errno != ENOENT ? -errno : 0;
+	return write_atomic(ctx, path, data, len);
 }
 
 static void remove_dir_files(struct microseg_ctx *ctx, const char *sub)
@@ -336,6 +361,8 @@ int ms_state_remove_all(struct microseg_ctx *ctx)
 	char path[MICROSEG_PATH_MAX + 64];
 	remove_dir_files(ctx, "identities");
 	remove_dir_files(ctx, "endpoints");
+	remove_dir_files(ctx, "policies");
+	remove_dir_files(ctx, "rules");
 	sub_path(ctx, path, sizeof(path), "lock", 0);
 	unlink(path); /* our flock stays on the open file until close */
 	if (rmdir(ctx->state_dir) && errno != ENOENT)

@@ -9,19 +9,24 @@
 
 #include <linux/types.h>
 
-#define MS_ABI_VERSION 1
+#define MS_ABI_VERSION 2
 
 /* Map names (also their pin file names under the instance's bpffs directory). */
 #define MS_MAP_META "ms_meta"
 #define MS_MAP_ENDPOINTS "ms_endpoints"
 #define MS_MAP_IPCACHE "ms_ipcache"
 #define MS_MAP_EP_STATS "ms_ep_stats"
+#define MS_MAP_CONFIG "ms_config"
+#define MS_MAP_POLICY "ms_policy"
+#define MS_MAP_CT "ms_ct"
 /* Program pin names. */
 #define MS_PROG_FROM_CONTAINER "ms_from_container"
 #define MS_PROG_TO_CONTAINER "ms_to_container"
 
 #define MS_DEFAULT_MAX_ENDPOINTS 4096
 #define MS_DEFAULT_MAX_IPCACHE 65536
+#define MS_DEFAULT_POLICY_ENTRIES 65536 /* per policy table (inner map) */
+#define MS_DEFAULT_CT_ENTRIES 262144
 
 /* Reserved identities (mirror MICROSEG_IDENTITY_* of the public header). */
 #define MS_ID_UNKNOWN 0
@@ -34,8 +39,10 @@ struct ms_meta {
 	__u32 abi_version;
 	__u32 max_endpoints;
 	__u32 max_ipcache;
+	__u32 max_policy_entries; /* per policy table */
+	__u64 created_ns;         /* CLOCK_REALTIME at creation */
+	__u32 max_ct;
 	__u32 pad;
-	__u64 created_ns; /* CLOCK_REALTIME at creation */
 };
 
 /* ms_endpoints: hash, key = host-side ifindex (__u32). */
@@ -99,7 +106,102 @@ struct ms_ep_stats {
 	struct ms_counter drop[MS_DIR_MAX][MS_DROP_MAX];
 };
 
-_Static_assert(sizeof(struct ms_meta) == 24, "ms_meta layout");
+/*
+ * ms_config: array, one entry at key 0, written by userspace.
+ * policy_rev is bumped by every policy commit and every identity change that can alter a
+ * verdict. Its low bit selects which half of ms_policy is live (double buffering: userspace
+ * fills the idle half, then flips the bit with one 4-byte write, so every endpoint's new
+ * policy becomes visible at once). Connections remember the revision they were allowed under
+ * and are re-checked when it changes.
+ */
+struct ms_config {
+	__u32 policy_rev;
+	__u32 flags;
+};
+
+/*
+ * ms_policy: array of maps, key = (policy_rev & 1) * max_endpoints + ep_id; value = an LPM
+ * trie (a policy table). Endpoints with the same compiled policy share one table. A missing
+ * table (no entry) means: no policy compiled yet, the endpoint is open in both directions.
+ *
+ * Table key: identity, direction, protocol are matched exactly; the port by prefix, so a port
+ * range is a few entries. prefixlen = 48 + port prefix bits (0..16). Wildcards are entries with
+ * identity MS_POLICY_ANY_ID and/or proto 0. A lookup tries (id, proto), (id, any proto),
+ * (any id, proto), (any id, any proto) with the packet's port; any DENY wins, else any ALLOW
+ * allows, else the packet is dropped (MS_DROP_POLICY). A direction that no rule selects holds
+ * one ALLOW entry (any id, any proto, any port, rule_id 0).
+ * ICMP/ICMPv6 use the ICMP type as port (network order: type in the low byte of the u16).
+ */
+#define MS_POLICY_ANY_ID 0
+#define MS_POLICY_PREFIX_BASE 48
+struct ms_policy_key {
+	__u32 prefixlen;
+	__u32 identity; /* host order; always fully matched */
+	__u8 dir;       /* MS_DIR_* */
+	__u8 proto;     /* IPPROTO_*, 0 = any */
+	__be16 port;    /* network order */
+};
+
+enum ms_policy_action {
+	MS_POLICY_ALLOW = 1,
+	MS_POLICY_DENY = 2,
+};
+struct ms_policy_value {
+	__u8 action;      /* ms_policy_action */
+	__u8 flags;
+	__u16 proxy_port; /* L7 redirect (later); 0 = none */
+	__u32 rule_id;    /* deciding rule, for events and explain; 0 = default (not selected) */
+};
+
+/*
+ * ms_ct: LRU hash. One entry per connection and per enforcement point: the sender's
+ * from-container hook keeps entries with dir = MS_DIR_EGRESS, the receiver's to-container hook
+ * entries with dir = MS_DIR_INGRESS. Key = the tuple of the packet that opened the connection.
+ * A packet first looks up its own tuple (original direction), then the reversed tuple (reply).
+ * ICMP echo: sport = dport = echo id, so the reversed tuple of a reply finds the request.
+ */
+struct ms_ct_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 family;
+	__u8 dir;
+	__u8 pad;
+};
+
+#define MS_CT_F_SYN (1u << 0)       /* original SYN seen */
+#define MS_CT_F_SYNACK (1u << 1)    /* reply SYN+ACK seen */
+#define MS_CT_F_FIN_ORIG (1u << 2)
+#define MS_CT_F_FIN_REPLY (1u << 3)
+#define MS_CT_F_RST (1u << 4)
+#define MS_CT_F_ESTABLISHED (1u << 5)
+struct ms_ct_value {
+	__u64 last_seen_ns; /* bpf_ktime_get_ns() */
+	__u64 created_ns;
+	__u32 policy_rev;   /* revision the connection was (re)allowed under */
+	__u32 rule_id;
+	__u32 peer_identity;
+	__u32 flags;        /* MS_CT_F_* */
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* Idle timeouts (seconds). */
+#define MS_CT_TIMEOUT_TCP_SYN 60
+#define MS_CT_TIMEOUT_TCP_EST 21600
+#define MS_CT_TIMEOUT_TCP_CLOSE 10
+#define MS_CT_TIMEOUT_UDP 60
+#define MS_CT_TIMEOUT_ICMP 30
+#define MS_CT_TIMEOUT_OTHER 60
+
+_Static_assert(sizeof(struct ms_config) == 8, "ms_config layout");
+_Static_assert(sizeof(struct ms_policy_key) == 12, "ms_policy_key layout");
+_Static_assert(sizeof(struct ms_policy_value) == 8, "ms_policy_value layout");
+_Static_assert(sizeof(struct ms_ct_key) == 40, "ms_ct_key layout");
+_Static_assert(sizeof(struct ms_ct_value) == 48, "ms_ct_value layout");
+_Static_assert(sizeof(struct ms_meta) == 32, "ms_meta layout");
 _Static_assert(sizeof(struct ms_endpoint_info) == 20, "ms_endpoint_info layout");
 _Static_assert(sizeof(struct ms_ipcache_key) == 24, "ms_ipcache_key layout");
 _Static_assert(sizeof(struct ms_ipcache_value) == 16, "ms_ipcache_value layout");

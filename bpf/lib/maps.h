@@ -44,4 +44,50 @@ struct {
 	__type(value, struct ms_ep_stats);
 } ms_ep_stats SEC(".maps");
 
+/* Policy revision and flags; see struct ms_config. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ms_config);
+} ms_config SEC(".maps");
+
+/*
+ * Policy tables, two halves of max_endpoints slots (see struct ms_policy_key). The inner
+ * definition is the template: a table must have its type, key and value sizes and flags.
+ * For LPM tries the kernel does not compare max_entries, so each table can be sized to what
+ * it holds. To change the template before load, pass a map made with bpf_map_create() to
+ * bpf_map__set_inner_map_fd(); bpf_map__set_max_entries(bpf_map__inner_map(...)) crashes
+ * libbpf 1.1 (the inner map has no object). Sizes rather than types: clang leaves types
+ * reached only through the template as forward declarations in BTF, which libbpf cannot size.
+ */
+struct ms_policy_table {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, MS_DEFAULT_POLICY_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct ms_policy_key));
+	__uint(value_size, sizeof(struct ms_policy_value));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2 * MS_DEFAULT_MAX_ENDPOINTS);
+	__type(key, __u32);
+	__array(values, struct ms_policy_table);
+} ms_policy SEC(".maps");
+
+/* Connections, per enforcement point (see struct ms_ct_key). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MS_DEFAULT_CT_ENTRIES);
+	__type(key, struct ms_ct_key);
+	__type(value, struct ms_ct_value);
+} ms_ct SEC(".maps");
+
+/*
+ * Set by userspace before load (skeleton rodata): the number of endpoint slots, i.e. the size
+ * of one half of ms_policy. The verifier sees the value as a constant.
+ */
+const volatile __u32 ms_max_endpoints = MS_DEFAULT_MAX_ENDPOINTS;
+
 #endif

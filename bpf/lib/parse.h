@@ -18,14 +18,35 @@
 /* IPv6 extension headers walked before giving up (MS_PKT_F_EXT_LIMIT). */
 #define MS_IPV6_MAX_EXT 6
 
+/* ICMP and ICMPv6 types the datapath treats specially. */
+#define MS_ICMP_ECHO_REPLY 0
+#define MS_ICMP_DEST_UNREACH 3
+#define MS_ICMP_ECHO_REQUEST 8
+#define MS_ICMP_TIME_EXCEEDED 11
+#define MS_ICMP_PARAM_PROBLEM 12
+#define MS_ICMPV6_DEST_UNREACH 1
+#define MS_ICMPV6_PKT_TOOBIG 2
+#define MS_ICMPV6_TIME_EXCEEDED 3
+#define MS_ICMPV6_PARAM_PROBLEM 4
+#define MS_ICMPV6_ECHO_REQUEST 128
+#define MS_ICMPV6_ECHO_REPLY 129
+
+/* TCP header flags (byte 13 of the header). */
+#define MS_TCP_FIN 0x01
+#define MS_TCP_SYN 0x02
+#define MS_TCP_RST 0x04
+#define MS_TCP_ACK 0x10
+
 struct ms_pkt {
 	__u8 family;   /* MS_FAMILY_IPV4 or MS_FAMILY_IPV6 */
 	__u8 l4_proto; /* IPPROTO_*; for IPv6 the header after the extension headers */
 	__u8 flags;    /* MS_PKT_F_* */
 	__u8 icmp_type;
 	__u8 icmp_code;
-	__u8 pad[1];
-	__be16 sport; /* network order, valid with MS_PKT_F_L4 for TCP, UDP, SCTP */
+	__u8 tcp_flags; /* MS_TCP_*, valid with MS_PKT_F_L4 for TCP (0 if the header is cut) */
+	/* Network order, valid with MS_PKT_F_L4: TCP, UDP, SCTP ports; for ICMP/ICMPv6 echo
+	 * request and reply both hold the echo identifier (connection tracking keys on it). */
+	__be16 sport;
 	__be16 dport;
 	__u16 l3_off;
 	__u16 l4_off;
@@ -60,16 +81,26 @@ static __always_inline void *ms_hdr(struct __sk_buff *skb, __u32 off, __u32 len)
 	return data + off;
 }
 
+static __always_inline int ms_icmp_is_echo(__u8 proto, __u8 type)
+{
+	if (proto == IPPROTO_ICMP)
+		return type == MS_ICMP_ECHO_REQUEST || type == MS_ICMP_ECHO_REPLY;
+	return type == MS_ICMPV6_ECHO_REQUEST || type == MS_ICMPV6_ECHO_REPLY;
+}
+
 /* Ports or ICMP type/code. A missing L4 header is not an error here: the packet is still
  * forwarded as IP, just without MS_PKT_F_L4 (policy decides what that means). */
 static __always_inline void ms_parse_l4(struct __sk_buff *skb, struct ms_pkt *pkt)
 {
-	__u8 b[4];
+	__u8 b[8];
 
 	if (pkt->flags & (MS_PKT_F_FRAGMENT | MS_PKT_F_EXT_LIMIT))
 		return;
 	switch (pkt->l4_proto) {
 	case IPPROTO_TCP:
+		if (bpf_skb_load_bytes(skb, pkt->l4_off + 13, &pkt->tcp_flags, 1) != 0)
+			pkt->tcp_flags = 0;
+		/* fall through */
 	case IPPROTO_UDP:
 	case IPPROTO_SCTP:
 		if (bpf_skb_load_bytes(skb, pkt->l4_off, b, 4) == 0) {
@@ -80,9 +111,14 @@ static __always_inline void ms_parse_l4(struct __sk_buff *skb, struct ms_pkt *pk
 		break;
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6:
-		if (bpf_skb_load_bytes(skb, pkt->l4_off, b, 2) == 0) {
+		/* Every ICMP message has an 8-byte header (type, code, checksum, 4 more bytes). */
+		if (bpf_skb_load_bytes(skb, pkt->l4_off, b, 8) == 0) {
 			pkt->icmp_type = b[0];
 			pkt->icmp_code = b[1];
+			if (ms_icmp_is_echo(pkt->l4_proto, b[0])) {
+				__builtin_memcpy(&pkt->sport, &b[4], 2);
+				__builtin_memcpy(&pkt->dport, &b[4], 2);
+			}
 			pkt->flags |= MS_PKT_F_L4;
 		}
 		break;

@@ -36,14 +36,17 @@ struct microseg_ctx_opts {
 	/* Log callback and its user pointer; NULL means silent. */
 	microseg_log_fn log_fn;
 	void *log_user;
-	/* Highest level passed to log_fn (enum microseg_log_level), default MICROSEG_LOG_INFO. */
+	/* Highest level passed to log_fn (enum microseg_log_level). 0 (a zero-filled struct) is
+	 * MICROSEG_LOG_ERROR: errors only. */
 	int32_t log_level;
 	/* MICROSEG_CTX_F_* */
 	uint32_t flags;
 	/* Capacity of a new instance (ignored when an existing instance is reopened; its pinned
 	 * maps keep their size). 0 means the default. */
-	uint32_t max_endpoints;   /* default 4096, at most 65535 */
-	uint32_t max_ipcache;     /* address prefixes, default 65536 */
+	uint32_t max_endpoints;      /* 2..65535, default 4096 */
+	uint32_t max_ipcache;        /* address prefixes, 16..2^24, default 65536 */
+	uint32_t max_policy_entries; /* entries per policy table, 16..2^24, default 65536 */
+	uint32_t max_connections;    /* connection tracking entries, 64..2^26, default 262144 */
 };
 
 /*

@@ -40,7 +40,8 @@ struct microseg_endpoint_opts {
 	size_t n_addrs;
 	/* Identity of the endpoint (required). The endpoint takes its own reference. */
 	struct microseg_identity *identity;
-	/* Optional caller name (container id), up to MICROSEG_ENDPOINT_NAME_MAX bytes. */
+	/* Optional caller name (container id), up to MICROSEG_ENDPOINT_NAME_MAX bytes of printable
+	 * ASCII without spaces. */
 	const char *name;
 	/* Optional MAC of the container side, "aa:bb:cc:dd:ee:ff". */
 	const char *mac;
@@ -49,7 +50,8 @@ struct microseg_endpoint_opts {
 
 /*
  * Puts an existing host-side interface under the datapath. Errors: -EINVAL NULL/bad option
- * (bad address, bad MAC, no identity, flags); -ENODEV no such interface; -EEXIST the interface
+ * (bad address, bad MAC, no identity, flags); -ENOENT the identity is not a live identity of
+ * ctx; -ENODEV no such interface; -EEXIST the interface
  * or an address already belongs to an endpoint; -E2BIG too many addresses; -ENAMETOOLONG name;
  * -ENOSPC endpoint or ipcache map full; -ESHUTDOWN the instance was purged; kernel -errno from
  * the TC attach. On failure nothing is left attached or recorded. Thread-safe.
@@ -87,7 +89,9 @@ struct microseg_veth_opts {
  * Does what a CNI plugin does, then microseg_endpoint_add(): creates the veth pair through
  * netlink, moves the peer into the namespace, sets its addresses and routes, brings both ends
  * up, adds host routes. Errors: as microseg_endpoint_add(), plus -EEXIST the host interface
- * name exists, -ENOENT no such namespace. On failure the veth pair is deleted. Thread-safe.
+ * name exists, -ENOENT no such namespace, -EOPNOTSUPP on a context opened with
+ * MICROSEG_CTX_F_NO_DATAPATH (after every argument was checked). On failure the veth pair is
+ * deleted. Thread-safe.
  */
 MICROSEG_API int microseg_endpoint_add_veth(struct microseg_ctx *ctx,
 					    const struct microseg_veth_opts *opts,

@@ -3,9 +3,12 @@
  * Identities: a set of labels mapped to a numeric id that the datapath carries.
  *
  * A label is "source:key=value" (source and key required, value may be empty: "k8s:app=",
- * or "source:key" which means an empty value). Allowed bytes: printable ASCII except space,
- * at most MICROSEG_LABEL_MAX per label, MICROSEG_LABELS_MAX labels per set. A set is
- * order-insensitive; duplicate labels (same source and key) are rejected.
+ * or "source:key", which is canonicalised to "source:key="). The source is [A-Za-z0-9_.-]+;
+ * key and value are printable ASCII without space and ',' (the canonical form joins labels
+ * with ','); '=' ends the key and may not appear in the value. At most MICROSEG_LABEL_MAX bytes
+ * per label, MICROSEG_LABELS_MAX labels per set. A set is order-insensitive; duplicate keys
+ * (same source and key) are rejected. A "reserved:" label must be alone and be one of
+ * reserved:host, reserved:world, reserved:unmanaged.
  *
  * Numeric ids:
  *   1..255          reserved (MICROSEG_IDENTITY_HOST, _WORLD, _UNMANAGED; the label set

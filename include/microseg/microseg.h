@@ -10,5 +10,6 @@
 #include <microseg/ctx.h>
 #include <microseg/identity.h>
 #include <microseg/endpoint.h>
+#include <microseg/policy.h>
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "dp_util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
 #include <sched.h>
@@ -10,6 +11,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <bpf/bpf.h>
 
 void dp_require_root(const char *test)
 {
@@ -54,4 +57,116 @@ int dp_veth_pair(const char *a, const char *b, int up, uint32_t *ia, uint32_t *i
 	*ia = if_nametoindex(a);
 	*ib = if_nametoindex(b);
 	return (*ia && *ib) ? 0 : -1;
+}
+
+int dp_map_clear(int fd, size_t key_size)
+{
+	uint8_t key[64], next[64];
+
+	if (key_size > sizeof(key))
+		return -EINVAL;
+	while (bpf_map_get_next_key(fd, NULL, next) == 0) {
+		memcpy(key, next, key_size);
+		if (bpf_map_delete_elem(fd, key))
+			return -errno;
+	}
+	return 0;
+}
+
+int dp_ipc_put(int fd, const char *addr, uint32_t plen, uint32_t identity, uint32_t ifindex,
+	       uint32_t ep_id, uint32_t flags)
+{
+	struct ms_ipcache_key k = { 0 };
+	struct ms_ipcache_value v = { .identity = identity, .ifindex = ifindex, .ep_id = ep_id,
+				      .flags = flags };
+
+	if (inet_pton(AF_INET, addr, k.addr) == 1)
+		k.family = MS_FAMILY_IPV4;
+	else if (inet_pton(AF_INET6, addr, k.addr) == 1)
+		k.family = MS_FAMILY_IPV6;
+	else
+		return -EINVAL;
+	k.prefixlen = 32 + plen;
+	return bpf_map_update_elem(fd, &k, &v, BPF_ANY) ? -errno : 0;
+}
+
+int dp_policy_table_create(uint32_t max_entries)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	int fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "ms_pol_test", sizeof(struct ms_policy_key),
+				sizeof(struct ms_policy_value), max_entries, &o);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int dp_stats_snapshot(int fd, int ncpus, uint32_t n, struct ms_ep_stats *out)
+{
+	struct ms_ep_stats *percpu = calloc(ncpus, sizeof(*percpu));
+	uint32_t id;
+	int c, d, r;
+
+	if (!percpu)
+		return -ENOMEM;
+	memset(out, 0, sizeof(*out) * n);
+	for (id = 0; id < n; id++) {
+		if (bpf_map_lookup_elem(fd, &id, percpu)) {
+			free(percpu);
+			return -errno;
+		}
+		for (c = 0; c < ncpus; c++) {
+			for (d = 0; d < MS_DIR_MAX; d++) {
+				out[id].fwd[d].packets += percpu[c].fwd[d].packets;
+				out[id].fwd[d].bytes += percpu[c].fwd[d].bytes;
+				for (r = 0; r < MS_DROP_MAX; r++) {
+					out[id].drop[d][r].packets += percpu[c].drop[d][r].packets;
+					out[id].drop[d][r].bytes += percpu[c].drop[d][r].bytes;
+				}
+			}
+		}
+	}
+	free(percpu);
+	return 0;
+}
+
+static const struct ms_counter *slot(const struct ms_ep_stats *s, int dir, int reason)
+{
+	return reason == MS_DROP_NONE ? &s->fwd[dir] : &s->drop[dir][reason];
+}
+
+int dp_stats_check(const struct ms_ep_stats *before, const struct ms_ep_stats *after,
+		   uint32_t n, const struct dp_count *want, size_t n_want, uint64_t len)
+{
+	uint32_t id;
+	int d, r, bad = 0;
+
+	for (id = 0; id < n; id++) {
+		for (d = 0; d < MS_DIR_MAX; d++) {
+			for (r = 0; r < MS_DROP_MAX; r++) {
+				const struct ms_counter *b = slot(&before[id], d, r);
+				const struct ms_counter *a = slot(&after[id], d, r);
+				uint64_t wp = 0;
+				size_t i;
+
+				for (i = 0; i < n_want && want[i].ep_id; i++)
+					if (want[i].ep_id == id && want[i].dir == d &&
+					    want[i].reason == r)
+						wp += want[i].packets;
+				if (a->packets - b->packets == wp && a->bytes - b->bytes == wp * len)
+					continue;
+				char what[32];
+
+				if (r)
+					snprintf(what, sizeof(what), "drop reason %d", r);
+				else
+					snprintf(what, sizeof(what), "forwarded");
+				printf("#   ep %u %s %s: got +%llu pkts +%llu bytes, want +%llu +%llu\n",
+				       id, d == MS_DIR_EGRESS ? "egress" : "ingress", what,
+				       (unsigned long long)(a->packets - b->packets),
+				       (unsigned long long)(a->bytes - b->bytes),
+				       (unsigned long long)wp, (unsigned long long)(wp * len));
+				bad = 1;
+			}
+		}
+	}
+	return bad ? -1 : 0;
 }

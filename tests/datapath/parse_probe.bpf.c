@@ -24,6 +24,7 @@ __u32 r_sport; /* host order */
 __u32 r_dport;
 __u32 r_icmp_type;
 __u32 r_icmp_code;
+__u32 r_tcp_flags;
 __u32 r_l3_off;
 __u32 r_l4_off;
 __u8 r_saddr[16];
@@ -42,6 +43,7 @@ int parse_probe(struct __sk_buff *skb)
 	r_dport = bpf_ntohs(pkt.dport);
 	r_icmp_type = pkt.icmp_type;
 	r_icmp_code = pkt.icmp_code;
+	r_tcp_flags = pkt.tcp_flags;
 	r_l3_off = pkt.l3_off;
 	r_l4_off = pkt.l4_off;
 	__builtin_memcpy(r_saddr, pkt.saddr, 16);

@@ -54,6 +54,8 @@
 /* Small maps, as the library sizes them before load. */
 #define T_MAX_ENDPOINTS 64
 #define T_MAX_IPCACHE 1024
+#define T_POLICY_ENTRIES 128
+#define T_MAX_CT 1024
 
 /* Base state: two endpoints on the veth pair, an address range elsewhere, the host. */
 #define EP_A 1
@@ -77,13 +79,6 @@
 enum dp_prog { FROM, TO };
 /* Interfaces a row can name; resolved at run time. */
 enum dp_dev { DEV_NONE = 0, DEV_LO, DEV_A, DEV_B, DEV_ABSENT };
-
-struct dp_count {
-	uint32_t ep_id; /* 0 ends the list */
-	int dir;
-	int reason;     /* MS_DROP_NONE: forwarded counter, else drop[dir][reason] */
-	uint64_t packets;
-};
 
 struct dp_case {
 	const char *name;
@@ -111,7 +106,8 @@ struct dp_case {
 static struct {
 	struct endpoint_bpf *skel;
 	int prog[2];
-	int eps, ipc, stats;
+	int eps, ipc, stats, ct;
+	int policy_template;     /* inner map template of ms_policy */
 	int ncpus;
 	uint32_t if_a, if_b;
 	int sock_a, sock_b;          /* AF_PACKET, bound to msdpa / msdpb */
@@ -196,6 +192,22 @@ static int pkt_v4_tcp_big(struct pb *p)
 	v4(p, IP4_A, IP4_WORLD);
 	pb_tcp(p, 40000, 443, PB_TCP_ACK | PB_TCP_PSH);
 	pb_payload(p, NULL, 1448);
+	return pb_finish(p);
+}
+
+/* The live rows send from endpoint B: its own source address, or it is spoofing. */
+static int pkt_v4_udp_remote_from_b(struct pb *p)
+{
+	v4(p, IP4_B, IP4_REMOTE);
+	pb_udp(p, 40000, 53);
+	pb_payload(p, NULL, 32);
+	return pb_finish(p);
+}
+
+static int pkt_v6_tcp_world_from_b(struct pb *p)
+{
+	v6(p, IP6_B, IP6_WORLD);
+	pb_tcp(p, 40000, 443, PB_TCP_SYN);
 	return pb_finish(p);
 }
 
@@ -457,39 +469,16 @@ static int put_ep(uint32_t ifindex, uint32_t ep_id, uint32_t identity)
 static int put_ipc(const char *addr, uint32_t plen, uint32_t identity, uint32_t ifindex,
 		   uint32_t ep_id, uint32_t flags)
 {
-	struct ms_ipcache_key k = { 0 };
-	struct ms_ipcache_value v = { .identity = identity, .ifindex = ifindex, .ep_id = ep_id,
-				      .flags = flags };
-
-	if (inet_pton(AF_INET, addr, k.addr) == 1) {
-		k.family = MS_FAMILY_IPV4;
-	} else if (inet_pton(AF_INET6, addr, k.addr) == 1) {
-		k.family = MS_FAMILY_IPV6;
-	} else {
-		return -EINVAL;
-	}
-	k.prefixlen = 32 + plen;
-	return bpf_map_update_elem(env.ipc, &k, &v, BPF_ANY);
-}
-
-static int clear_map(int fd, size_t key_size)
-{
-	uint8_t key[64], next[64];
-
-	while (bpf_map_get_next_key(fd, NULL, next) == 0) {
-		memcpy(key, next, key_size);
-		if (bpf_map_delete_elem(fd, key))
-			return -errno;
-	}
-	return 0;
+	return dp_ipc_put(env.ipc, addr, plen, identity, ifindex, ep_id, flags);
 }
 
 static int base_state(void)
 {
 	int err = 0;
 
-	err |= clear_map(env.eps, sizeof(uint32_t));
-	err |= clear_map(env.ipc, sizeof(struct ms_ipcache_key));
+	err |= dp_map_clear(env.eps, sizeof(uint32_t));
+	err |= dp_map_clear(env.ipc, sizeof(struct ms_ipcache_key));
+	err |= dp_map_clear(env.ct, sizeof(struct ms_ct_key));
 	err |= put_ep(env.if_a, EP_A, ID_A);
 	err |= put_ep(env.if_b, EP_B, ID_B);
 	err |= put_ipc(IP4_A, 32, ID_A, env.if_a, EP_A, MS_IPC_F_LOCAL_EP);
@@ -510,87 +499,24 @@ static int setup_remove_a(void)
 
 static int setup_a_id_past_stats(void)
 {
-	/* An ep_id the (resized) stats map has no slot for: nothing to count, still forwarded. */
-	return put_ep(env.if_a, T_MAX_ENDPOINTS + 5, ID_A);
+	/* An ep_id past the slots of the (resized) maps, its address included so that it is no
+	 * spoofing: it has no policy slot, so it is dropped (fail closed), and no stats slot,
+	 * so that is counted nowhere. */
+	return put_ep(env.if_a, T_MAX_ENDPOINTS + 5, ID_A) ||
+	       put_ipc(IP4_A, 32, ID_A, env.if_a, T_MAX_ENDPOINTS + 5, MS_IPC_F_LOCAL_EP);
 }
 
 /* ---- counters -------------------------------------------------------------------------- */
 
-/* Per-slot totals over all CPUs. */
 static int snapshot(struct ms_ep_stats *out)
 {
-	struct ms_ep_stats *percpu = calloc(env.ncpus, sizeof(*percpu));
-	uint32_t id;
-	int c, d, r;
-
-	if (!percpu)
-		return -ENOMEM;
-	memset(out, 0, sizeof(*out) * T_MAX_ENDPOINTS);
-	for (id = 0; id < T_MAX_ENDPOINTS; id++) {
-		if (bpf_map_lookup_elem(env.stats, &id, percpu)) {
-			free(percpu);
-			return -errno;
-		}
-		for (c = 0; c < env.ncpus; c++) {
-			for (d = 0; d < MS_DIR_MAX; d++) {
-				out[id].fwd[d].packets += percpu[c].fwd[d].packets;
-				out[id].fwd[d].bytes += percpu[c].fwd[d].bytes;
-				for (r = 0; r < MS_DROP_MAX; r++) {
-					out[id].drop[d][r].packets += percpu[c].drop[d][r].packets;
-					out[id].drop[d][r].bytes += percpu[c].drop[d][r].bytes;
-				}
-			}
-		}
-	}
-	free(percpu);
-	return 0;
+	return dp_stats_snapshot(env.stats, env.ncpus, T_MAX_ENDPOINTS, out);
 }
 
-static struct ms_counter *slot(struct ms_ep_stats *s, int dir, int reason)
-{
-	return reason == MS_DROP_NONE ? &s->fwd[dir] : &s->drop[dir][reason];
-}
-
-static const char *dir_name(int d)
-{
-	return d == MS_DIR_EGRESS ? "egress" : "ingress";
-}
-
-/* after - before must equal the expected counts exactly, everywhere. */
 static int check_counts(const struct dp_case *tc, struct ms_ep_stats *before,
 			struct ms_ep_stats *after, uint64_t len)
 {
-	struct ms_ep_stats want[T_MAX_ENDPOINTS];
-	const struct dp_count *e;
-	uint32_t id;
-	int d, r, bad = 0;
-
-	memcpy(want, before, sizeof(want));
-	for (e = tc->counts; e < tc->counts + 3 && e->ep_id; e++) {
-		struct ms_counter *c = slot(&want[e->ep_id], e->dir, e->reason);
-
-		c->packets += e->packets;
-		c->bytes += e->packets * len;
-	}
-	for (id = 0; id < T_MAX_ENDPOINTS; id++) {
-		for (d = 0; d < MS_DIR_MAX; d++) {
-			for (r = 0; r < MS_DROP_MAX; r++) {
-				struct ms_counter *w = slot(&want[id], d, r);
-				struct ms_counter *g = slot(&after[id], d, r);
-
-				if (w->packets == g->packets && w->bytes == g->bytes)
-					continue;
-				printf("#   ep %u %s %s%d: got +%llu pkts +%llu bytes, want +%llu +%llu\n",
-				       id, dir_name(d), r ? "drop reason " : "forwarded", r ? r : 0,
-				       (unsigned long long)(g->packets - slot(&before[id], d, r)->packets),
-				       (unsigned long long)(g->bytes - slot(&before[id], d, r)->bytes),
-				       (unsigned long long)(w->packets - slot(&before[id], d, r)->packets),
-				       (unsigned long long)(w->bytes - slot(&before[id], d, r)->bytes));
-				bad = 1;
-			}
-		}
-	}
-	return bad ? -1 : 0;
+	return dp_stats_check(before, after, T_MAX_ENDPOINTS, tc->counts, 3, len);
 }
 
 /* ---- the cases ------------------------------------------------------------------------- */
@@ -610,8 +536,8 @@ static const struct dp_case cases[] = {
 	{ "endpoint removed from the map: passes uncounted", AT_INGRESS(DEV_A),
 	  .setup = setup_remove_a, .build = pkt_v4_tcp_world, .verdict = TC_ACT_OK,
 	  .counts = NONE },
-	{ "ep_id without a stats slot: forwarded, counted nowhere", AT_INGRESS(DEV_A),
-	  .setup = setup_a_id_past_stats, .build = pkt_v4_tcp_world, .verdict = TC_ACT_OK,
+	{ "ep_id without a slot: dropped, counted nowhere", AT_INGRESS(DEV_A),
+	  .setup = setup_a_id_past_stats, .build = pkt_v4_tcp_world, .verdict = TC_ACT_SHOT,
 	  .counts = NONE },
 
 	/* Non-IP: untouched, uncounted. */
@@ -735,9 +661,9 @@ static const struct dp_case cases[] = {
 	  .build = pkt_v6_truncated_30,
 	  .counts = { DROP(EP_B, MS_DIR_EGRESS, MS_DROP_INVALID, 1) } },
 	{ "live from B: IPv4 UDP counted as the whole frame", .live = 1, .prog = FROM,
-	  .build = pkt_v4_udp_remote, .counts = { FWD(EP_B, MS_DIR_EGRESS, 1) } },
+	  .build = pkt_v4_udp_remote_from_b, .counts = { FWD(EP_B, MS_DIR_EGRESS, 1) } },
 	{ "live from B: IPv6 TCP counted as the whole frame", .live = 1, .prog = FROM,
-	  .build = pkt_v6_tcp_world, .counts = { FWD(EP_B, MS_DIR_EGRESS, 1) } },
+	  .build = pkt_v6_tcp_world_from_b, .counts = { FWD(EP_B, MS_DIR_EGRESS, 1) } },
 	{ "live to B: IPv4 header truncated to 10 bytes", .live = 1, .prog = TO,
 	  .build = pkt_v4_truncated, .verdict = TC_ACT_SHOT,
 	  .counts = { DROP(EP_B, MS_DIR_INGRESS, MS_DROP_INVALID, 1) } },
@@ -888,6 +814,16 @@ static int check_maps_match_abi(void)
 			 T_MAX_IPCACHE, BPF_F_NO_PREALLOC);
 	err |= check_map(s->maps.ms_ep_stats, MS_MAP_EP_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
 			 sizeof(struct ms_ep_stats), T_MAX_ENDPOINTS, 0);
+	err |= check_map(s->maps.ms_config, MS_MAP_CONFIG, BPF_MAP_TYPE_ARRAY, 4,
+			 sizeof(struct ms_config), 1, 0);
+	err |= check_map(s->maps.ms_policy, MS_MAP_POLICY, BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4,
+			 2 * T_MAX_ENDPOINTS, 0);
+	err |= check_map(s->maps.ms_ct, MS_MAP_CT, BPF_MAP_TYPE_LRU_HASH,
+			 sizeof(struct ms_ct_key), sizeof(struct ms_ct_value), T_MAX_CT, 0);
+	if (s->rodata->ms_max_endpoints != T_MAX_ENDPOINTS) {
+		printf("#   ms_max_endpoints %u\n", s->rodata->ms_max_endpoints);
+		err = -1;
+	}
 	if (strcmp(bpf_program__name(s->progs.ms_from_container), MS_PROG_FROM_CONTAINER) ||
 	    strcmp(bpf_program__name(s->progs.ms_to_container), MS_PROG_TO_CONTAINER) ||
 	    bpf_program__type(s->progs.ms_from_container) != BPF_PROG_TYPE_SCHED_CLS ||
@@ -909,13 +845,21 @@ static int check_default_sizes(void)
 	if (bpf_map__max_entries(s->maps.ms_endpoints) != MS_DEFAULT_MAX_ENDPOINTS ||
 	    bpf_map__max_entries(s->maps.ms_ep_stats) != MS_DEFAULT_MAX_ENDPOINTS ||
 	    bpf_map__max_entries(s->maps.ms_ipcache) != MS_DEFAULT_MAX_IPCACHE ||
-	    bpf_map__max_entries(s->maps.ms_meta) != 1) {
+	    bpf_map__max_entries(s->maps.ms_meta) != 1 ||
+	    bpf_map__max_entries(s->maps.ms_config) != 1 ||
+	    bpf_map__max_entries(s->maps.ms_policy) != 2 * MS_DEFAULT_MAX_ENDPOINTS ||
+	    bpf_map__max_entries(bpf_map__inner_map(s->maps.ms_policy)) !=
+		    MS_DEFAULT_POLICY_ENTRIES ||
+	    bpf_map__max_entries(s->maps.ms_ct) != MS_DEFAULT_CT_ENTRIES ||
+	    s->rodata->ms_max_endpoints != MS_DEFAULT_MAX_ENDPOINTS) {
 		printf("#   default max_entries differ from MS_DEFAULT_MAX_*\n");
 		err = -1;
 	}
 	/* The library pins the maps itself: the object must not ask libbpf to. */
 	if (bpf_map__pin_path(s->maps.ms_endpoints) || bpf_map__pin_path(s->maps.ms_ipcache) ||
-	    bpf_map__pin_path(s->maps.ms_ep_stats) || bpf_map__pin_path(s->maps.ms_meta)) {
+	    bpf_map__pin_path(s->maps.ms_ep_stats) || bpf_map__pin_path(s->maps.ms_meta) ||
+	    bpf_map__pin_path(s->maps.ms_config) || bpf_map__pin_path(s->maps.ms_policy) ||
+	    bpf_map__pin_path(s->maps.ms_ct)) {
 		printf("#   a map carries a pinning attribute\n");
 		err = -1;
 	}
@@ -986,6 +930,13 @@ static int setup_env(void)
 	bpf_map__set_max_entries(env.skel->maps.ms_endpoints, T_MAX_ENDPOINTS);
 	bpf_map__set_max_entries(env.skel->maps.ms_ep_stats, T_MAX_ENDPOINTS);
 	bpf_map__set_max_entries(env.skel->maps.ms_ipcache, T_MAX_IPCACHE);
+	bpf_map__set_max_entries(env.skel->maps.ms_policy, 2 * T_MAX_ENDPOINTS);
+	env.policy_template = dp_policy_table_create(T_POLICY_ENTRIES);
+	if (env.policy_template < 0 ||
+	    bpf_map__set_inner_map_fd(env.skel->maps.ms_policy, env.policy_template))
+		return -1;
+	bpf_map__set_max_entries(env.skel->maps.ms_ct, T_MAX_CT);
+	env.skel->rodata->ms_max_endpoints = T_MAX_ENDPOINTS;
 	if (endpoint_bpf__load(env.skel)) {
 		printf("# loading the programs failed (verifier log above)\n");
 		return -1;
@@ -995,6 +946,7 @@ static int setup_env(void)
 	env.eps = bpf_map__fd(env.skel->maps.ms_endpoints);
 	env.ipc = bpf_map__fd(env.skel->maps.ms_ipcache);
 	env.stats = bpf_map__fd(env.skel->maps.ms_ep_stats);
+	env.ct = bpf_map__fd(env.skel->maps.ms_ct);
 	return attach_live();
 }
 

@@ -2,8 +2,9 @@
 /*
  * The packet parser of the datapath (bpf/lib/parse.h), run through BPF_PROG_TEST_RUN inside
  * a test-only program (parse_probe.bpf.c) that leaves its result in globals. Covers what the
- * endpoint programs cannot show yet: L4 protocol, ports, ICMP type/code, fragment handling,
- * the IPv6 extension header walk and its limit, and the L4 offset.
+ * endpoint programs cannot show directly: L4 protocol, ports, ICMP type/code, the ICMP echo
+ * identifier, TCP flags, fragment handling, the IPv6 extension header walk and its limit, and
+ * the L4 offset.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,6 +40,7 @@ struct parse_case {
 	int icmp_type, icmp_code;  /* checked with T_L4 for ICMP/ICMPv6 */
 	int l4_off;
 	const char *src, *dst;     /* checked when set */
+	int tcp_flags;             /* checked with T_L4 for TCP */
 };
 
 static struct parse_probe_bpf *skel;
@@ -159,7 +161,7 @@ static int v6_ah(struct pb *p)
 {
 	start6(p);
 	pb_ipv6_ext(p, IPPROTO_AH, 24);
-	pb_tcp(p, 1234, 22, PB_TCP_SYN);
+	pb_tcp(p, 1234, 22, PB_TCP_ACK | PB_TCP_PSH);
 	return pb_finish(p);
 }
 
@@ -224,37 +226,37 @@ static int arp(struct pb *p)
 
 static const struct parse_case cases[] = {
 	{ "IPv4 TCP: ports and addresses", v4_tcp, R_IP, MS_FAMILY_IPV4, IPPROTO_TCP, T_L4,
-	  40000, 443, 0, 0, 34, S4, D4 },
+	  40000, 443, 0, 0, 34, S4, D4, PB_TCP_SYN },
 	{ "IPv4 with 8 bytes of options: L4 after them", v4_udp_opts, R_IP, MS_FAMILY_IPV4,
-	  IPPROTO_UDP, T_L4, 5353, 53, 0, 0, 42, S4, D4 },
+	  IPPROTO_UDP, T_L4, 5353, 53, 0, 0, 42, S4, D4, 0 },
 	{ "IPv4 ICMP echo request", v4_icmp, R_IP, MS_FAMILY_IPV4, IPPROTO_ICMP, T_L4, 0, 0, 8, 0,
-	  34, NULL, NULL },
+	  34, NULL, NULL, 0 },
 	{ "IPv4 ICMP destination unreachable, code 4", v4_icmp_unreach, R_IP, MS_FAMILY_IPV4,
-	  IPPROTO_ICMP, T_L4, 0, 0, 3, 4, 34, NULL, NULL },
+	  IPPROTO_ICMP, T_L4, 0, 0, 3, 4, 34, NULL, NULL, 0 },
 	{ "IPv4 first fragment keeps its ports", v4_first_frag, R_IP, MS_FAMILY_IPV4, IPPROTO_UDP,
-	  T_L4, 1000, 2000, 0, 0, 34, NULL, NULL },
+	  T_L4, 1000, 2000, 0, 0, 34, NULL, NULL, 0 },
 	{ "IPv4 later fragment: no ports", v4_later_frag, R_IP, MS_FAMILY_IPV4, IPPROTO_UDP,
-	  T_FRAG, 0, 0, 0, 0, 34, NULL, NULL },
+	  T_FRAG, 0, 0, 0, 0, 34, NULL, NULL, 0 },
 	{ "IPv4 TCP header cut short: IP without ports", v4_tcp_cut, R_IP, MS_FAMILY_IPV4,
-	  IPPROTO_TCP, 0, 0, 0, 0, 0, 34, NULL, NULL },
+	  IPPROTO_TCP, 0, 0, 0, 0, 0, 34, NULL, NULL, 0 },
 	{ "IPv4 GRE: protocol only", v4_gre, R_IP, MS_FAMILY_IPV4, 47, 0, 0, 0, 0, 0, 34, NULL,
-	  NULL },
+	  NULL, 0 },
 	{ "IPv6 TCP: ports and addresses", v6_tcp, R_IP, MS_FAMILY_IPV6, IPPROTO_TCP, T_L4, 40001,
-	  8443, 0, 0, 54, S6, D6 },
+	  8443, 0, 0, 54, S6, D6, PB_TCP_SYN },
 	{ "IPv6 ICMPv6 echo request", v6_icmp, R_IP, MS_FAMILY_IPV6, IPPROTO_ICMPV6, T_L4, 0, 0,
-	  128, 0, 54, NULL, NULL },
+	  128, 0, 54, NULL, NULL, 0 },
 	{ "IPv6 HBH, DSTOPTS, RH, first fragment, UDP", v6_chain, R_IP, MS_FAMILY_IPV6,
-	  IPPROTO_UDP, T_L4, 1000, 2000, 0, 0, 54 + 8 + 24 + 16 + 8, S6, D6 },
+	  IPPROTO_UDP, T_L4, 1000, 2000, 0, 0, 54 + 8 + 24 + 16 + 8, S6, D6, 0 },
 	{ "IPv6 AH then TCP", v6_ah, R_IP, MS_FAMILY_IPV6, IPPROTO_TCP, T_L4, 1234, 22, 0, 0,
-	  54 + 24, NULL, NULL },
+	  54 + 24, NULL, NULL, PB_TCP_ACK | PB_TCP_PSH },
 	{ "IPv6 later fragment: no ports", v6_later_frag, R_IP, MS_FAMILY_IPV6, IPPROTO_TCP,
-	  T_FRAG, 0, 0, 0, 0, 62, NULL, NULL },
+	  T_FRAG, 0, 0, 0, 0, 62, NULL, NULL, 0 },
 	{ "IPv6 extension headers up to the walk limit", v6_ext_at_limit, R_IP, MS_FAMILY_IPV6,
-	  IPPROTO_UDP, T_L4, 1000, 2000, 0, 0, -1, NULL, NULL },
+	  IPPROTO_UDP, T_L4, 1000, 2000, 0, 0, -1, NULL, NULL, 0 },
 	{ "IPv6 one extension header past the limit", v6_ext_over_limit, R_IP, MS_FAMILY_IPV6,
-	  IPPROTO_DSTOPTS, T_EXT, 0, 0, 0, 0, -1, NULL, NULL },
+	  IPPROTO_DSTOPTS, T_EXT, 0, 0, 0, 0, -1, NULL, NULL, 0 },
 	{ "IPv6 no next header", v6_no_next, R_IP, MS_FAMILY_IPV6, IPPROTO_NONE, 0, 0, 0, 0, 0,
-	  54, NULL, NULL },
+	  54, NULL, NULL, 0 },
 	{ .name = "IPv6 extension header longer than the packet", .build = v6_ext_cut,
 	  .ret = R_INVALID },
 	{ .name = "ARP is not IP", .build = arp, .ret = R_OTHER },
@@ -325,12 +327,21 @@ static int run_case(const struct parse_case *tc)
 		EXPECT(r_l4_off, tc->l4_off);
 	if (tc->flags & T_L4) {
 		if (tc->l4_proto == IPPROTO_ICMP || tc->l4_proto == IPPROTO_ICMPV6) {
+			/* Echo request/reply: both ports hold the identifier (the builder's
+			 * 0x4d53), the key connection tracking needs; other types: none. */
+			int echo = tc->icmp_type == 8 || tc->icmp_type == 0 ||
+				   tc->icmp_type == 128 || tc->icmp_type == 129;
+
 			EXPECT(r_icmp_type, tc->icmp_type);
 			EXPECT(r_icmp_code, tc->icmp_code);
+			EXPECT(r_sport, echo ? 0x4d53 : 0);
+			EXPECT(r_dport, echo ? 0x4d53 : 0);
 		} else {
 			EXPECT(r_sport, tc->sport);
 			EXPECT(r_dport, tc->dport);
 		}
+		if (tc->l4_proto == IPPROTO_TCP)
+			EXPECT(r_tcp_flags, tc->tcp_flags);
 	} else {
 		/* Without T_L4 nothing may pretend to be a port. */
 		EXPECT(r_sport, 0);

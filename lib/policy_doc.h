@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Policy documents: YAML (Kubernetes NetworkPolicy, CiliumNetworkPolicy,
+ * CiliumClusterwideNetworkPolicy) to rule specs and back. Pure functions of text and memory: no
+ * context, no kernel, so they can be fuzzed and unit-tested alone.
+ *
+ * Rule specs produced here are plain `struct microseg_rule_spec` (include/microseg/policy.h)
+ * whose every pointer (strings, arrays, nested selectors) points into the document set's
+ * arena, freed at once by ms_policy_docs_free().
+ */
+#ifndef MICROSEG_POLICY_DOC_H
+#define MICROSEG_POLICY_DOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <microseg/policy.h>
+
+#define MS_DOC_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* Bump allocator: every allocation lives until ms_arena_free(). */
+struct ms_arena;
+struct ms_arena *ms_arena_new(void);
+void *ms_arena_alloc(struct ms_arena *a, size_t size); /* zeroed; NULL on ENOMEM */
+char *ms_arena_strdup(struct ms_arena *a, const char *s);
+char *ms_arena_strndup(struct ms_arena *a, const char *s, size_t n);
+void ms_arena_free(struct ms_arena *a);
+
+/* Deep copy of a spec (and everything it points to) into arena a. NULL on ENOMEM. The copy's
+ * sz is sizeof(struct microseg_rule_spec); fields beyond the caller's spec->sz are zero. Run
+ * ms_rule_spec_check() first on a caller's spec: the copy trusts counts and pointers. */
+struct microseg_rule_spec *ms_rule_spec_copy(struct ms_arena *a, const struct microseg_rule_spec *spec);
+
+/* Limits of documents and specs. Beyond them: -E2BIG. */
+#define MS_POLICY_DOC_MAX (1u << 20)     /* bytes of one document's text */
+#define MS_POLICY_STREAM_MAX (16u << 20) /* bytes of a whole stream */
+#define MS_POLICY_DEPTH_MAX 32           /* nested mappings/sequences */
+#define MS_POLICY_LIST_MAX 4096          /* items of one list or mapping; array lengths in a spec */
+
+/*
+ * Structural check of a caller's spec, before anything dereferences it: NULL pointers where a
+ * count says there is an array, enum values, labels ("key=value" with a non-empty key; the
+ * characters are labels.c's business), expressions (IN/NOT_IN with values, EXISTS/DOES_NOT_EXIST
+ * without), CIDRs ("addr/prefix", excepts inside their CIDR), port ranges (end_port >= port,
+ * no end_port without port), ICMP types (<= 255, only with an ICMP protocol), unknown flags,
+ * array lengths <= MS_POLICY_LIST_MAX. Returns 0, -EINVAL or -E2BIG with err naming the field
+ * ("sections[1].peers[0].cidr: not a CIDR"). err may be NULL.
+ */
+int ms_rule_spec_check(const struct microseg_rule_spec *spec, char *err, size_t errlen);
+
+/*
+ * Whether two specs mean the same: order inside every list (labels, expressions and their
+ * values, sections, peers, excepts, ports) does not matter, a section whose peers include the
+ * entity `all` equals one with no peers, end_port == port equals end_port 0, and a direction
+ * is selected by its MICROSEG_RULE_F_* flag or by any section in it (deny sections too, as in
+ * Cilium), so the flag of a direction that has sections adds nothing. Names are not compared. Both specs must pass ms_rule_spec_check(). Returns 1 (same), 0 (different) or
+ * -ENOMEM.
+ */
+int ms_rule_spec_equal(const struct microseg_rule_spec *a, const struct microseg_rule_spec *b);
+
+/* A parsed CIDR, for validation and containment checks. */
+struct ms_cidr {
+	int family; /* AF_INET or AF_INET6 */
+	unsigned prefix;
+	uint8_t bytes[16];
+};
+/* "addr/prefix" (the prefix is required; host bits past it are allowed, as Kubernetes and
+ * Cilium allow them). Returns 0 or -EINVAL. */
+int ms_cidr_parse(const char *s, struct ms_cidr *out);
+/* Whether inner lies inside outer (same family, prefix not shorter, leading bits equal). */
+int ms_cidr_contains(const struct ms_cidr *outer, const struct ms_cidr *inner);
+
+/* L7 rules found under toPorts[].rules (kept for the L7 work; not enforced yet). */
+struct ms_l7_http {
+	const char *method, *path, *host; /* extended regexes, NULL if absent */
+	const char *const *headers;       /* "Name" or "Name: value" */
+	size_t n_headers;
+};
+
+/* Where the L7 rules of a port sit: rule index, section index, port index within the doc. */
+struct ms_l7_port_rules {
+	size_t rule, section, port;
+	const struct ms_l7_http *http;
+	size_t n_http;
+	const char *const *dns_names;    /* matchName / matchPattern ("pattern:" prefix) */
+	size_t n_dns;
+	const char *const *kafka_topics; /* topic names (role/apiKey kept as "apiKey:topic") */
+	size_t n_kafka;
+};
+
+struct ms_policy_doc {
+	const char *name;      /* "namespace/name" for namespaced kinds, "name" for cluster-wide */
+	const char *kind;      /* "NetworkPolicy", "CiliumNetworkPolicy", ... */
+	const char *namespace; /* NULL for cluster-wide */
+	unsigned line;         /* line of the document's first key (1-based) */
+	const char *text;      /* this document's own YAML text, NUL-terminated */
+	struct microseg_rule_spec *rules;
+	size_t n_rules;
+	struct ms_l7_port_rules *l7;
+	size_t n_l7;
+};
+
+struct ms_policy_docs {
+	struct ms_policy_doc *docs;
+	size_t n;
+	struct ms_arena *arena;
+};
+
+/*
+ * Parses a YAML stream of one or more documents. Each document must be one of the supported
+ * kinds. On error, returns -EINVAL (malformed or unsupported: err names the field path and the
+ * line, e.g. "line 12: spec.ingress[0].ports[1].port: not a port number"), -E2BIG for a
+ * document beyond the limits, -ENOMEM; *out is then untouched. Empty documents are skipped;
+ * a stream with no document is -EINVAL ("no policy in document").
+ *
+ * Translation (as Cilium does): a namespaced policy's endpoint selector gets the label
+ * "k8s:io.kubernetes.pod.namespace=<ns>"; a peer podSelector without namespaceSelector gets it
+ * too; namespaceSelector terms become "k8s:io.cilium.k8s.namespace.labels.<key>" terms (an
+ * empty namespaceSelector means every namespace); matchLabels keys keep their source if they
+ * have one ("k8s:app") and have none otherwise (matches any source). Kubernetes `ports` without
+ * protocol are TCP; CiliumNetworkPolicy `protocol: ANY` is MICROSEG_PROTO_ANY.
+ * NetworkPolicy policyTypes (or, if absent, the presence of ingress/egress as Kubernetes
+ * defines it) set MICROSEG_RULE_F_INGRESS / _EGRESS. ingressDeny/egressDeny become DENY
+ * sections.
+ */
+int ms_policy_docs_parse(const char *text, size_t len, struct ms_policy_docs *out, char *err, size_t errlen);
+void ms_policy_docs_free(struct ms_policy_docs *docs);
+
+/*
+ * Emits one rule spec as a CiliumClusterwideNetworkPolicy document named `name` (the library
+ * uses this to keep API-made rules in the state directory). Parsing the output gives back an
+ * equivalent spec. *text is malloc()ed. Returns 0, -EINVAL (spec not expressible), -ENOMEM.
+ */
+int ms_policy_emit_yaml(const struct microseg_rule_spec *spec, const char *name, char **text);
+
+#endif
