@@ -77,12 +77,18 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+failed() { # failed "what": reports, shows what the datapath counted (drops say why), exits 1
+	echo "${red}demo: step failed: $1${off}" >&2
+	if [ -e "/sys/fs/bpf/microseg/$inst" ]; then
+		echo "demo: the endpoints' counters at the time of the failure:" >&2
+		"$bin" show "$inst" >&2
+	fi
+	exit 1
+}
+
 step() { # step "what" command...: narrates, runs, fails the demo with a message
 	local what=$1; shift
-	if ! run "$@"; then
-		echo "${red}demo: step failed: $what${off}" >&2
-		exit 1
-	fi
+	run "$@" || failed "$what"
 }
 
 say "Three pods: network namespaces ${ns[web]}, ${ns[db]}, ${ns[client]}"
@@ -128,15 +134,15 @@ tcp() { # tcp FROM TO PORT: sends a line from pod FROM to a listener in pod TO a
 }
 
 say "TCP: client -> web:8080, web -> db:5432"
-tcp client web 8080 || { echo "${red}demo: step failed: TCP client -> web${off}" >&2; exit 1; }
-tcp web db 5432 || { echo "${red}demo: step failed: TCP web -> db${off}" >&2; exit 1; }
+tcp client web 8080 || failed "TCP client -> web"
+tcp web db 5432 || failed "TCP web -> db"
 
 say "Counters per endpoint, as the datapath counted them (every pod sent and received)"
 step "counters" "$bin" show "$inst" --expect-traffic
 
 say "Purge: programs detached, pins and state removed"
 step "purge" "$bin" purge "$inst"
-if [ -e "/sys/fs/bpf/microseg/$inst" ]; then
-	echo "${red}demo: /sys/fs/bpf/microseg/$inst still exists after purge${off}" >&2
+if [ -e "/sys/fs/bpf/microseg/$inst" ] || [ -e "/run/microseg/$inst" ]; then
+	echo "${red}demo: pins or state of $inst still exist after purge${off}" >&2
 	exit 1
 fi

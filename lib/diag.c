@@ -6,6 +6,15 @@
 
 #include "internal.h"
 
+/* The public drop reasons are the datapath's, by number. */
+_Static_assert((int)MICROSEG_DROP_INVALID == (int)MS_DROP_INVALID, "drop reason");
+_Static_assert((int)MICROSEG_DROP_POLICY == (int)MS_DROP_POLICY, "drop reason");
+_Static_assert((int)MICROSEG_DROP_POLICY_DENY == (int)MS_DROP_POLICY_DENY, "drop reason");
+_Static_assert((int)MICROSEG_DROP_SPOOFED_SOURCE == (int)MS_DROP_SPOOFED_SOURCE, "drop reason");
+_Static_assert((int)MICROSEG_DROP_CT_FULL == (int)MS_DROP_CT_FULL, "drop reason");
+_Static_assert((int)MICROSEG_DROP_REDIRECT_FAIL == (int)MS_DROP_REDIRECT_FAIL, "drop reason");
+_Static_assert((int)MICROSEG_DROP_REASONS == (int)MS_DROP_MAX, "drop reason");
+
 MICROSEG_API uint32_t microseg_version(void)
 {
 	return MICROSEG_VERSION_MAJOR * 10000 + MICROSEG_VERSION_MINOR * 100 + MICROSEG_VERSION_PATCH;

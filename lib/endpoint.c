@@ -654,6 +654,8 @@ MICROSEG_API int microseg_endpoint_get_stats(struct microseg_ctx *ctx, const str
 	for (int r = 0; r < MS_DROP_MAX; r++) {
 		out.egress_dropped += sum.drop[MS_DIR_EGRESS][r].packets;
 		out.ingress_dropped += sum.drop[MS_DIR_INGRESS][r].packets;
+		out.egress_drops_by_reason[r] = sum.drop[MS_DIR_EGRESS][r].packets;
+		out.ingress_drops_by_reason[r] = sum.drop[MS_DIR_INGRESS][r].packets;
 	}
 	size_t n = stats->sz < sizeof(out) ? stats->sz : sizeof(out);
 	size_t keep = stats->sz;

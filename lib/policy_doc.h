@@ -93,10 +93,16 @@ struct ms_policy_doc {
 	const char *kind;      /* "NetworkPolicy", "CiliumNetworkPolicy", ... */
 	const char *namespace; /* NULL for cluster-wide */
 	unsigned line;         /* line of the document's first key (1-based) */
-	const char *text;      /* this document's own YAML text, NUL-terminated */
+	/* This document's own YAML text, NUL-terminated: the stream from the document's start
+	 * mark ("---" if it has one, else its first token) to its end mark (its "..." if any,
+	 * else the next "---" or the end, so trailing comments are included). It parses alone
+	 * into the same document. */
+	const char *text;
+	/* One rule for NetworkPolicy and for a Cilium `spec`; one per item of `specs` (after
+	 * `spec` if both are present). Every rule's name is the document's name. */
 	struct microseg_rule_spec *rules;
 	size_t n_rules;
-	struct ms_l7_port_rules *l7;
+	struct ms_l7_port_rules *l7; /* one record per port that has L7 rules */
 	size_t n_l7;
 };
 
@@ -108,28 +114,51 @@ struct ms_policy_docs {
 
 /*
  * Parses a YAML stream of one or more documents. Each document must be one of the supported
- * kinds. On error, returns -EINVAL (malformed or unsupported: err names the field path and the
- * line, e.g. "line 12: spec.ingress[0].ports[1].port: not a port number"), -E2BIG for a
- * document beyond the limits, -ENOMEM; *out is then untouched. Empty documents are skipped;
- * a stream with no document is -EINVAL ("no policy in document").
+ * kinds. On error, returns -EINVAL (malformed or unsupported: err names the line and the field
+ * path, e.g. "line 12: spec.ingress[0].ports[1].port: named ports are not supported ('http')"),
+ * -E2BIG for a document beyond the limits, -ENOMEM; *out is then untouched. Empty documents
+ * are skipped; a stream with no document is -EINVAL ("no policy in document"). err may be NULL.
+ *
+ * The input is UTF-8 (a BOM is allowed) and need not be NUL-terminated. Refused outright:
+ * aliases and anchors, tags, non-string keys, duplicate keys, unknown fields (a misspelt field
+ * must not widen a rule), known Cilium fields this library cannot enforce (toFQDNs, toServices,
+ * fromRequires, ..., named ports, entities other than host/world/all, enableDefaultDeny false,
+ * headerMatches with mismatch/secret, kafka apiVersion/clientID), and two documents of one
+ * stream with the same name. A YAML null reads as an absent field and an empty list as an
+ * absent list, as Kubernetes' and Cilium's Go decoding does. metadata.name and namespace use
+ * [A-Za-z0-9._-]; other metadata and `status` are ignored.
  *
  * Translation (as Cilium does): a namespaced policy's endpoint selector gets the label
- * "k8s:io.kubernetes.pod.namespace=<ns>"; a peer podSelector without namespaceSelector gets it
- * too; namespaceSelector terms become "k8s:io.cilium.k8s.namespace.labels.<key>" terms (an
- * empty namespaceSelector means every namespace); matchLabels keys keep their source if they
- * have one ("k8s:app") and have none otherwise (matches any source). Kubernetes `ports` without
- * protocol are TCP; CiliumNetworkPolicy `protocol: ANY` is MICROSEG_PROTO_ANY.
- * NetworkPolicy policyTypes (or, if absent, the presence of ingress/egress as Kubernetes
- * defines it) set MICROSEG_RULE_F_INGRESS / _EGRESS. ingressDeny/egressDeny become DENY
- * sections.
+ * "k8s:io.kubernetes.pod.namespace=<ns>" (a different namespace written in it is an error);
+ * a peer podSelector without namespaceSelector gets it too, and so does a CiliumNetworkPolicy
+ * peer selector without a namespace key or reserved: label of its own; namespaceSelector terms
+ * become "k8s:io.cilium.k8s.namespace.labels.<key>" terms (an empty namespaceSelector means
+ * every namespace); CiliumClusterwideNetworkPolicy adds nothing anywhere. matchLabels keys keep
+ * their source if they have one ("k8s:app") and have none otherwise (matches any source).
+ * Kubernetes `ports` without protocol are TCP; Cilium ones are ANY. Cilium also accepts
+ * `protocol: ICMP`/`ICMPv6` without a port (every ICMP message; an extension the emitter
+ * needs). NetworkPolicy policyTypes (or, if absent, Kubernetes' default: Ingress, plus Egress
+ * when there are egress rules) set MICROSEG_RULE_F_INGRESS / _EGRESS, and rules of a
+ * direction not in policyTypes are left out; every ingress/egress rule is one section.
+ * A Cilium rule is one section whose peers are all its fromX/toX peers and whose ports are
+ * its toPorts ports then its icmps types; a rule with neither (`{}`) sets the direction's
+ * flag instead (ingressDeny `{}` too: it selects ingress). ingressDeny/egressDeny become DENY
+ * sections. A section whose peers include the entity `all` has no peers (any peer).
  */
 int ms_policy_docs_parse(const char *text, size_t len, struct ms_policy_docs *out, char *err, size_t errlen);
 void ms_policy_docs_free(struct ms_policy_docs *docs);
 
 /*
  * Emits one rule spec as a CiliumClusterwideNetworkPolicy document named `name` (the library
- * uses this to keep API-made rules in the state directory). Parsing the output gives back an
- * equivalent spec. *text is malloc()ed. Returns 0, -EINVAL (spec not expressible), -ENOMEM.
+ * uses this to keep API-made rules in the state directory). spec->name is not written: the
+ * parsed rule's name is `name`. Parsing the output gives back the spec: the same flags, and
+ * ms_rule_spec_equal() (lists may come back in another order: selector peers, then CIDRs,
+ * then entities; L4 ports, then ICMP types; sections grouped by direction and action). The
+ * emitter checks this by parsing its own output before returning it. *text is malloc()ed and
+ * starts with "---". Returns 0, -EINVAL (NULL argument, name not [A-Za-z0-9._-]{1,253},
+ * spec failing ms_rule_spec_check(), or not expressible: e.g. two values for one label key,
+ * label characters a document cannot carry), -E2BIG (ms_rule_spec_check()), -ENOMEM; *text
+ * is written only on success.
  */
 int ms_policy_emit_yaml(const struct microseg_rule_spec *spec, const char *name, char **text);
 

@@ -657,6 +657,11 @@ static int parse_selector(struct pstate *s, const struct node *sel, const char *
 				pop(s, m3);
 			}
 			pop(s, m2);
+			if (strlen(prefix) + strlen(key) > MICROSEG_LABEL_MAX)
+				return fail(s, kn->line, -EINVAL, "key longer than %d bytes", MICROSEG_LABEL_MAX);
+			if (b->ne >= MS_POLICY_LIST_MAX)
+				return fail(s, e->line, -E2BIG, "more than %d expressions in one selector",
+					    MS_POLICY_LIST_MAX);
 			fullkey = oalloc(s, strlen(prefix) + strlen(key) + 1, 1);
 			if (!fullkey)
 				return -ENOMEM;
@@ -1374,6 +1379,8 @@ static int parse_np(struct pstate *s, const struct node *spec, struct microseg_r
 		want_in = true;
 		want_eg = ne > 0;
 	}
+	if (ni + ne > MS_POLICY_LIST_MAX)
+		return fail(s, spec->line, -E2BIG, "more than %d ingress and egress rules", MS_POLICY_LIST_MAX);
 	r->flags = (want_in ? MICROSEG_RULE_F_INGRESS : 0) | (want_eg ? MICROSEG_RULE_F_EGRESS : 0);
 	secs = oalloc(s, ni + ne, sizeof(*secs));
 	if (ni + ne && !secs)
@@ -1646,6 +1653,8 @@ static int parse_cnp_spec(struct pstate *s, const struct node *spec, struct micr
 			return rc;
 		total += lens[i];
 	}
+	if (total > MS_POLICY_LIST_MAX)
+		return fail(s, spec->line, -E2BIG, "more than %d ingress and egress rules", MS_POLICY_LIST_MAX);
 	if (total && !(rb.secs = oalloc(s, total, sizeof(*rb.secs))))
 		return -ENOMEM;
 	for (int i = 0; i < 4; i++)
@@ -1750,6 +1759,9 @@ static int parse_doc(struct pstate *s, const struct node *root, struct ms_policy
 
 	doc->kind = ostrdup(s, kindv);
 	doc->namespace = ns ? ostrdup(s, ns) : NULL;
+	if (ns && strlen(ns) + 1 + strlen(name) > 253)
+		return fail(s, name_n->line, -EINVAL, "'%s/%s' is longer than 253 characters",
+			    show(ns, strlen(ns), b1), show(name, strlen(name), b2));
 	if (ns) {
 		char *full = oalloc(s, strlen(ns) + strlen(name) + 2, 1);
 		if (full)

@@ -81,7 +81,10 @@ struct microseg_veth_opts {
 	uint32_t flags;                     /* reserved, must be 0 */
 };
 
-/* Gateway addresses the container side routes through (see microseg_veth_opts). */
+/* Gateway addresses the container side routes through (see microseg_veth_opts). Anti-spoofing
+ * lets a container send only from its own addresses: an echo to fe80::1 from the container's
+ * link-local address is dropped (ping -I <its own address> fe80::1%eth0 works); only
+ * neighbour and router discovery may use link-local sources. */
 #define MICROSEG_GATEWAY_IPV4 "169.254.1.1"
 #define MICROSEG_GATEWAY_IPV6 "fe80::1"
 
@@ -136,8 +139,19 @@ MICROSEG_API size_t microseg_endpoint_addr_count(const struct microseg_endpoint 
 /* The i-th address as text (canonical form, no prefix), or NULL if out of range. */
 MICROSEG_API const char *microseg_endpoint_addr(const struct microseg_endpoint *ep, size_t i);
 
+/* Why the datapath dropped a packet (index into the *_drops_by_reason arrays). */
+enum microseg_drop_reason {
+	MICROSEG_DROP_INVALID = 1,        /* malformed or truncated header */
+	MICROSEG_DROP_POLICY = 3,         /* selected, and no rule allows it */
+	MICROSEG_DROP_POLICY_DENY = 4,    /* a deny rule matched */
+	MICROSEG_DROP_SPOOFED_SOURCE = 5, /* source address or MAC not the endpoint's own */
+	MICROSEG_DROP_CT_FULL = 6,        /* connection tracking table refused the entry */
+	MICROSEG_DROP_REDIRECT_FAIL = 7,  /* delivery to a local endpoint failed */
+	MICROSEG_DROP_REASONS = 16,       /* size of the arrays; unused slots stay 0 */
+};
+
 /* Per-direction traffic counters of an endpoint, summed over CPUs. Bytes count whole frames
- * (Ethernet header included) of IPv4 and IPv6 packets. */
+ * (Ethernet header included) of IPv4 and IPv6 packets; a GSO super-packet counts once. */
 struct microseg_endpoint_stats {
 	size_t sz; /* set by the caller to sizeof(struct microseg_endpoint_stats) */
 	uint64_t egress_packets;
@@ -146,6 +160,8 @@ struct microseg_endpoint_stats {
 	uint64_t ingress_bytes;
 	uint64_t egress_dropped;  /* all drop reasons */
 	uint64_t ingress_dropped;
+	uint64_t egress_drops_by_reason[MICROSEG_DROP_REASONS];  /* packets, by enum microseg_drop_reason */
+	uint64_t ingress_drops_by_reason[MICROSEG_DROP_REASONS];
 };
 
 /* Reads the counters. Fields past stats->sz are not written. Errors: -EINVAL NULL or sz too

@@ -75,6 +75,7 @@ struct bench {
 	bool run[M_COUNT]; /* methods selected with -m */
 	int verbose; /* 1: progress, 2: also the library's INFO log */
 	char state_dir[64]; /* empty: the library's default under /run/microseg */
+	unsigned settle_ms; /* pause between methods for N >= 100 */
 	char ip_forward_saved[8];
 
 	size_t max_n;
@@ -371,6 +372,17 @@ static void record(struct samples *s, uint64_t v)
 		if (stop_requested)                                                                \
 			return -EINTR;                                                             \
 	} while (0)
+
+/* After hundreds of link deletions the kernel still has deferred work queued (RCU callbacks,
+ * IPv6 address and route clean-up, all under the RTNL lock); a pause keeps that from being
+ * billed to whichever method runs next. */
+static void settle(const struct bench *b, size_t n)
+{
+	if (n >= 100 && b->settle_ms && !stop_requested) {
+		struct timespec ts = { b->settle_ms / 1000, (long)(b->settle_ms % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+}
 
 /* (a): veth pairs made here (untimed but recorded apart), then N adds, then N removes. */
 static int round_add(struct bench *b, size_t n, struct samples *add, struct samples *del,
@@ -717,8 +729,9 @@ static void print_notes(const struct bench *b, const struct row *rows, size_t n_
 	       "      IPAM, isGateway (bridge address, default route), no ipMasq. Includes process start.\n"
 	       "  (b) vs (c) is the like-for-like comparison; (a) is the datapath's own share.\n"
 	       "  One namespace per endpoint, made before timing; call k of a round runs with k-1\n"
-	       "  endpoints present; one untimed warm-up cycle per method first.\n",
-	       b->run[M_CNI] ? b->cni_plugin : "bridge plugin (skipped)");
+	       "  endpoints present; one untimed warm-up cycle per method first; for N >= 100 a\n"
+	       "  %.1f s pause after each method lets the kernel finish deferred link clean-up.\n",
+	       b->run[M_CNI] ? b->cni_plugin : "bridge plugin (skipped)", b->settle_ms / 1000.0);
 	if (exec_floor && exec_floor->n) {
 		struct summary s = summarize(exec_floor, exec_floor->n);
 		printf("  Plugin process floor (CNI_COMMAND=VERSION, no work): median %.3f ms, p99 %.3f"
@@ -742,12 +755,13 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: bench-endpoint [-n 1,100,1000] [-s MIN_SAMPLES] [-m abc] [--cni-dir DIR] "
-		"[--no-cni] [-v]\n"
+		"[--no-cni]\n                      [--settle SEC] [--state-tmpfs] [-v]\n"
 		"  -n LIST        endpoint counts (default 1,100,1000, each <= %d)\n"
 		"  -m METHODS     which of (a) add, (b) add_veth, (c) bridge plugin to run (default abc)\n"
 		"  -s SAMPLES     repeat a count until at least this many calls were timed (default 200)\n"
 		"  --cni-dir DIR  where the CNI plugins live (default /usr/lib/cni)\n"
 		"  --no-cni       same as leaving c out of -m\n"
+		"  --settle SEC   pause between methods when N >= 100 (default 2)\n"
 		"  --state-tmpfs  state directory in /dev/shm instead of the default /run/microseg\n"
 		"                 (shows the cost of the state files when /run is not a tmpfs)\n"
 		"  -v             progress on stderr; -v -v also the library's INFO log\n",
@@ -760,10 +774,11 @@ int main(int argc, char **argv)
 		{ "cni-dir", required_argument, NULL, 'C' },
 		{ "no-cni", no_argument, NULL, 'N' },
 		{ "state-tmpfs", no_argument, NULL, 'T' },
+		{ "settle", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct bench b = { .pid = getpid(), .nl = -1 };
+	struct bench b = { .pid = getpid(), .nl = -1, .settle_ms = 2000 };
 	size_t counts[16], n_counts = 0, min_samples = 200;
 	const char *count_list = "1,100,1000", *methods = "abc";
 	int opt, err = 0;
@@ -777,6 +792,7 @@ int main(int argc, char **argv)
 		case 's': min_samples = strtoul(optarg, NULL, 10); break;
 		case 'C': snprintf(b.cni_dir, sizeof(b.cni_dir), "%s", optarg); break;
 		case 'N': no_cni = true; break;
+		case 'S': b.settle_ms = (unsigned)(strtod(optarg, NULL) * 1000); break;
 		case 'T':
 			snprintf(b.state_dir, sizeof(b.state_dir), "/dev/shm/microseg-bench%d",
 				 (int)b.pid);
@@ -874,11 +890,14 @@ int main(int argc, char **argv)
 			if (b.run[M_ADD])
 				err = round_add(&b, n, &row->add[M_ADD], &row->del[M_ADD],
 						&row->veth_create);
+			settle(&b, n);
 			if (!err && b.run[M_ADD_VETH])
 				err = round_add_veth(&b, n, &row->add[M_ADD_VETH],
 						     &row->del[M_ADD_VETH]);
+			settle(&b, n);
 			if (!err && b.run[M_CNI])
 				err = round_cni(&b, n, &row->add[M_CNI], &row->del[M_CNI]);
+			settle(&b, n);
 		}
 		if (b.verbose || !err)
 			fprintf(stderr, "bench: N=%zu done (%zu round%s, %.1f s)\n", n, row->rounds,

@@ -6,7 +6,7 @@
 set -u
 
 if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-  echo "usage: $0 BUILD_DIR [bench-endpoint options: -n 1,100,1000 -s MIN_SAMPLES -m abc --no-cni --state-tmpfs --cni-dir DIR -v]" >&2
+  echo "usage: $0 BUILD_DIR [bench-endpoint options, see bench-endpoint --help]" >&2
   exit 2
 fi
 build=$1

@@ -69,6 +69,15 @@ void e2e_log(const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	printf("[%6.2f] %s\n", (topo_now_ms() - start_ms) / 1000.0, line);
+	/* A developer's pause to look at a live setup (tc, bpftool, tcpdump) at a phase. */
+	{
+		const char *hold = getenv("MICROSEG_E2E_HOLD");
+
+		if (hold && *hold && !strncmp(line, "phase: ", 7) && !strcmp(line + 7, hold)) {
+			printf("holding for 120 s at phase '%s' (pid %d)\n", hold, (int)getpid());
+			topo_sleep_ms(120000);
+		}
+	}
 	/* test_cleanup makes a test fail halfway on purpose, to see the exit path clean up. */
 	if (fail_at && *fail_at && !strncmp(line, "phase: ", 7) && !strcmp(line + 7, fail_at))
 		e2e_fail_at(__FILE__, __LINE__, "failing at phase '%s' as MICROSEG_E2E_FAIL_AT asks",
@@ -420,18 +429,37 @@ bool e2e_udp(const struct e2e_ep *from, const char *addr)
 	return true;
 }
 
-bool e2e_ping(const struct e2e_ep *from, const char *addr)
+bool e2e_ping_src(const struct e2e_ep *from, const char *src, const char *addr)
 {
+	const char *argv[16];
 	char out[1024];
-	int r;
+	int n = 0, r;
 
-	r = topo_runl(from->ns, RUN_TIMEOUT_MS, out, sizeof(out), "ping", "-n", "-q", "-c", "1",
-		      "-W", "3", addr, NULL);
+	argv[n++] = "ping";
+	argv[n++] = "-n";
+	argv[n++] = "-q";
+	argv[n++] = "-c";
+	argv[n++] = "1";
+	argv[n++] = "-W";
+	argv[n++] = "3";
+	if (src) {
+		argv[n++] = "-I";
+		argv[n++] = src;
+	}
+	argv[n++] = addr;
+	argv[n] = NULL;
+	r = topo_run(from->ns, RUN_TIMEOUT_MS, out, sizeof(out), argv);
 	if (r != 0) {
-		e2e_log("  ping %s -> %s: exit %d: %s", from->name, addr, r, out);
+		e2e_log("  ping %s -> %s%s%s: exit %d: %s", from->name, addr, src ? " from " : "",
+			src ? src : "", r, out);
 		return false;
 	}
 	return true;
+}
+
+bool e2e_ping(const struct e2e_ep *from, const char *addr)
+{
+	return e2e_ping_src(from, NULL, addr);
 }
 
 int e2e_check_pair(const struct e2e_ep *from, const struct e2e_ep *to)

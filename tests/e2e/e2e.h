@@ -121,8 +121,10 @@ void e2e_refresh_handles(struct e2e *t);
 bool e2e_tcp(const struct e2e_ep *from, const char *addr, const char *expect_name);
 /* One UDP datagram to addr's echo port and its echo back. */
 bool e2e_udp(const struct e2e_ep *from, const char *addr);
-/* One ICMP/ICMPv6 echo. */
+/* One ICMP/ICMPv6 echo (from a given source address of the endpoint, or the kernel's
+ * choice when src is NULL). */
 bool e2e_ping(const struct e2e_ep *from, const char *addr);
+bool e2e_ping_src(const struct e2e_ep *from, const char *src, const char *addr);
 
 /*
  * TCP, UDP and ICMP, over IPv4 and IPv6, from `from` to `to`; logs each failure and returns

@@ -138,11 +138,16 @@ int main(void)
 		}
 	}
 	for (int i = 0; i < 3; i++) {
-		/* The host's own address, and the gateways the host side of the veth holds
-		 * (fe80::1 is link-local: scoped to the container's interface). */
+		/*
+		 * The host's own address, and the gateways the host side of the veth holds.
+		 * fe80::1 is link-local, so scoped to the container's interface, and pinged from
+		 * the endpoint's own address: the datapath takes from an endpoint only packets
+		 * with its addresses as source (link-local sources only for neighbour discovery
+		 * and MLD).
+		 */
 		int f = !e2e_ping(ep[i], t.host_v4) + !e2e_ping(ep[i], t.host_v6) +
 			!e2e_ping(ep[i], MICROSEG_GATEWAY_IPV4) +
-			!e2e_ping(ep[i], MICROSEG_GATEWAY_IPV6 "%eth0");
+			!e2e_ping_src(ep[i], ep[i]->v6, MICROSEG_GATEWAY_IPV6 "%eth0");
 
 		e2e_log("%s -> host %s %s, gateways %s %s: %s", ep[i]->name, t.host_v4, t.host_v6,
 			MICROSEG_GATEWAY_IPV4, MICROSEG_GATEWAY_IPV6, f ? "FAILED" : "icmp ok");

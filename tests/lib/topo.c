@@ -263,6 +263,7 @@ static int start_reaper(void)
 		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 		char c;
 
+		close(pfd[1]);
 		setsid();
 		if (devnull >= 0) {
 			dup2(devnull, STDIN_FILENO);
@@ -676,8 +677,7 @@ const char *topo_netns_add(const char *suffix)
 		errno = ENAMETOOLONG;
 		return NULL;
 	}
-	strcpy(rec->path, NETNS_DIR); /* fits: name is shorter than path - sizeof(NETNS_DIR) */
-	strcat(rec->path, rec->name);
+	snprintf(rec->path, sizeof(rec->path), NETNS_DIR "ms%s-%d-%s", T.tag, (int)T.owner, suffix);
 	/* Recorded before it exists, so an interrupted `ip netns add` is cleaned up too. */
 	R->n_netns++;
 	r = topo_runl(NULL, 10000, NULL, 0, "ip", "netns", "add", rec->name, NULL);

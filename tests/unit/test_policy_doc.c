@@ -552,6 +552,10 @@ static void stream_empty(void)
 	CHECK(strstr(err, "no policy in document") != NULL);
 	CHECK_RC(ms_policy_docs_parse(NULL, 5, &d, err, sizeof(err)), -EINVAL);
 	CHECK_RC(ms_policy_docs_parse("a: b", 4, NULL, err, sizeof(err)), -EINVAL);
+	/* UTF-16 (with its BOM) is refused rather than mis-sliced */
+	CHECK_RC(ms_policy_docs_parse("\xff\xfe" "a\0:\0 \0b\0", 10, &d, err, sizeof(err)), -EINVAL);
+	CHECK_STREQ(err, "line 1: invalid YAML: only UTF-8 is supported");
+	CHECK_RC(ms_policy_docs_parse("\xfe\xff\0" "a", 4, &d, err, sizeof(err)), -EINVAL);
 	/* no error buffer is fine */
 	CHECK_RC(parse_str("kind: [", &d, NULL, 0), -EINVAL);
 	/* a tiny error buffer is cut, not overrun */
