@@ -244,9 +244,9 @@ static void usage(FILE *f)
 		"usage: bench-policy [-p PARTS] [-v] [options]\n"
 		"  -p, --parts LIST      parts to run, any of 1 (verdict), 2 (pps), 3 (update); default 1,2,3\n"
 		"  --repeat N            BPF_PROG_TEST_RUN repeat count (part 1, default 1000000)\n"
-		"  --rounds N            interleaved rounds over the table sizes (part 1, default 3)\n"
+		"  --rounds N            interleaved rounds (parts 1 and 2, default 3)\n"
 		"  --pps-rules N         allow-list size (part 2, default 10000)\n"
-		"  --seconds S           measured seconds per variant and traffic shape (part 2, default 3)\n"
+		"  --seconds S           measured seconds per variant, traffic shape and round (part 2, default 1)\n"
 		"  --endpoints N         endpoints (part 3, default 1000)\n"
 		"  --runs N              at most N add/remove pairs per case (part 3, default 5)\n"
 		"  --budget S            stop repeating a case after S seconds (part 3, default 40)\n"
@@ -275,7 +275,7 @@ int main(int argc, char **argv)
 		.rounds = 3,
 		.new_samples = 3000,
 		.pps_rules = 10000,
-		.pps_seconds = 3.0,
+		.pps_seconds = 1.0,
 		.upd_endpoints = 1000,
 		.upd_runs = 5,
 		.upd_budget_s = 40.0,
