@@ -304,6 +304,7 @@ static int intern(struct microseg_ctx *ctx, struct entries *es, struct ms_table 
 		if (t->n == es->n && !memcmp(t->entries, es->v, es->n * sizeof(*es->v))) {
 			t->refs++;
 			free(es->v);
+			es->v = NULL;
 			*out = t;
 			return 0;
 		}

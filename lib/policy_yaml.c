@@ -449,6 +449,22 @@ static char *ostrdup(struct pstate *s, const char *str)
 	return d;
 }
 
+static void *oalloc(struct pstate *s, size_t n, size_t size);
+
+/* a + b + c as one arena string */
+static char *oconcat(struct pstate *s, const char *a, const char *b, const char *c)
+{
+	size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+	char *d = oalloc(s, la + lb + lc + 1, 1);
+
+	if (d) {
+		memcpy(d, a, la);
+		memcpy(d + la, b, lb);
+		memcpy(d + la + lb, c, lc + 1);
+	}
+	return d;
+}
+
 static void *oalloc(struct pstate *s, size_t n, size_t size)
 {
 	void *p;
@@ -608,7 +624,6 @@ static int parse_selector(struct pstate *s, const struct node *sel, const char *
 			struct microseg_sel_expr x = { 0 };
 			const char *key, *op;
 			const char **vals = NULL;
-			char *fullkey;
 
 			m = push_key(s, "matchExpressions");
 			push_idx(s, i);
@@ -662,12 +677,8 @@ static int parse_selector(struct pstate *s, const struct node *sel, const char *
 			if (b->ne >= MS_POLICY_LIST_MAX)
 				return fail(s, e->line, -E2BIG, "more than %d expressions in one selector",
 					    MS_POLICY_LIST_MAX);
-			fullkey = oalloc(s, strlen(prefix) + strlen(key) + 1, 1);
-			if (!fullkey)
+			if (!(x.key = oconcat(s, prefix, key, "")))
 				return -ENOMEM;
-			strcpy(fullkey, prefix);
-			strcat(fullkey, key);
-			x.key = fullkey;
 			x.values = vals;
 			b->exprs = ogrow(s, b->exprs, b->ne, &b->cape, sizeof(*b->exprs));
 			if (!b->exprs)
@@ -1048,7 +1059,7 @@ static int parse_http(struct pstate *s, const struct node *seq, struct ms_l7_por
 			for (size_t j = 0; j < hm->n; j++) {
 				const struct node *name, *value;
 				const char *nv, *vv = NULL;
-				size_t m3 = push_idx(s, j), len;
+				size_t m3 = push_idx(s, j);
 				char *hdr;
 				if ((rc = TAKE(s, hm->kids[j], { "name", &name }, { "value", &value }, { "mismatch", NULL },
 					       { "secret", NULL })))
@@ -1057,10 +1068,8 @@ static int parse_http(struct pstate *s, const struct node *seq, struct ms_l7_por
 					return fail(s, hm->kids[j]->line, -EINVAL, "missing name");
 				if ((rc = want_str(s, name, &nv)) || (value && (rc = want_str(s, value, &vv))))
 					return rc;
-				len = strlen(nv) + (vv ? strlen(vv) + 2 : 0) + 1;
-				if (!(hdr = oalloc(s, len, 1)))
+				if (!(hdr = oconcat(s, nv, vv ? ": " : "", vv ? vv : "")))
 					return -ENOMEM;
-				snprintf(hdr, len, vv ? "%s: %s" : "%s", nv, vv);
 				all[nh++] = hdr;
 				pop(s, m3);
 			}
@@ -1096,14 +1105,7 @@ static int parse_dns(struct pstate *s, const struct node *seq, struct ms_l7_port
 		push_key(s, name ? "matchName" : "matchPattern");
 		if ((rc = want_str(s, name ? name : pattern, &str)))
 			return rc;
-		if (name) {
-			v[i] = ostrdup(s, str);
-		} else {
-			char *p = oalloc(s, strlen(str) + 9, 1);
-			if (p)
-				snprintf(p, strlen(str) + 9, "pattern:%s", str);
-			v[i] = p;
-		}
+		v[i] = oconcat(s, name ? "" : "pattern:", str, "");
 		if (!v[i])
 			return -ENOMEM;
 		pop(s, m);
@@ -1124,8 +1126,6 @@ static int parse_kafka(struct pstate *s, const struct node *seq, struct ms_l7_po
 	for (size_t i = 0; i < seq->n; i++) {
 		const struct node *topic, *role, *key;
 		const char *t = "", *r = NULL;
-		size_t len;
-		char *out;
 
 		m = push_idx(s, i);
 		/* apiVersion and clientID narrow a rule; dropping them would widen it. */
@@ -1153,11 +1153,8 @@ static int parse_kafka(struct pstate *s, const struct node *seq, struct ms_l7_po
 				return fail(s, (role ? role : key)->line, -EINVAL, "empty");
 			pop(s, m2);
 		}
-		len = strlen(t) + (r ? strlen(r) + 1 : 0) + 1;
-		if (!(out = oalloc(s, len, 1)))
+		if (!(v[i] = oconcat(s, r ? r : "", r ? ":" : "", t)))
 			return -ENOMEM;
-		snprintf(out, len, r ? "%s:%s" : "%s%s", r ? r : "", t);
-		v[i] = out;
 		pop(s, m);
 	}
 	l7->kafka_topics = v;
@@ -1762,14 +1759,7 @@ static int parse_doc(struct pstate *s, const struct node *root, struct ms_policy
 	if (ns && strlen(ns) + 1 + strlen(name) > 253)
 		return fail(s, name_n->line, -EINVAL, "'%s/%s' is longer than 253 characters",
 			    show(ns, strlen(ns), b1), show(name, strlen(name), b2));
-	if (ns) {
-		char *full = oalloc(s, strlen(ns) + strlen(name) + 2, 1);
-		if (full)
-			sprintf(full, "%s/%s", ns, name);
-		doc->name = full;
-	} else {
-		doc->name = ostrdup(s, name);
-	}
+	doc->name = oconcat(s, ns ? ns : "", ns ? "/" : "", name);
 	if (!doc->kind || !doc->name || (ns && !doc->namespace))
 		return -ENOMEM;
 	s->ns = doc->namespace;

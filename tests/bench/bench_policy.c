@@ -250,6 +250,8 @@ static void usage(FILE *f)
 		"  --endpoints N         endpoints (part 3, default 1000)\n"
 		"  --runs N              at most N add/remove pairs per case (part 3, default 5)\n"
 		"  --budget S            stop repeating a case after S seconds (part 3, default 40)\n"
+		"  --cases LIST          part-3 cases: s (shared identity), d (distinct identities),\n"
+		"                        t (distinct tables); default sdt\n"
 		"  --purge               purge the part-3 instance instead of removing its pins (slow)\n"
 		"  -v                    progress; -v -v also the library's INFO log\n");
 }
@@ -266,6 +268,7 @@ int main(int argc, char **argv)
 		{ "runs", required_argument, NULL, 'U' },
 		{ "budget", required_argument, NULL, 'B' },
 		{ "purge", no_argument, NULL, 'X' },
+		{ "cases", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -280,7 +283,7 @@ int main(int argc, char **argv)
 		.upd_runs = 5,
 		.upd_budget_s = 40.0,
 	};
-	const char *parts = "1,2,3";
+	const char *parts = "1,2,3", *cases = "sdt";
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "p:vh", longopts, NULL)) != -1) {
@@ -294,6 +297,7 @@ int main(int argc, char **argv)
 		case 'U': b.upd_runs = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'B': b.upd_budget_s = strtod(optarg, NULL); break;
 		case 'X': b.upd_purge = true; break;
+		case 'C': cases = optarg; break;
 		case 'v': b.verbose++; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -307,6 +311,14 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+	}
+	for (const char *c = cases; *c; c++) {
+		const char *at = strchr("sdt", *c);
+		if (!at || !*c) {
+			usage(stderr);
+			return 2;
+		}
+		b.upd_case[at - "sdt"] = true;
 	}
 	if (!b.repeat || !b.rounds || b.pps_rules < 1 || b.pps_rules > 60000 || b.pps_seconds <= 0 ||
 	    b.upd_endpoints < 1 || b.upd_endpoints > 4000 || !b.upd_runs) {

@@ -36,6 +36,7 @@ struct pbench {
 	unsigned upd_runs;     /* at most this many add/remove pairs per case */
 	double upd_budget_s;   /* stop repeating a case once it has used this much time */
 	bool upd_purge;        /* purge the instance at the end (slow, see README) */
+	bool upd_case[3];      /* shared identity, distinct identities, distinct tables */
 };
 
 /* ---- bench_policy.c: shared helpers ---- */

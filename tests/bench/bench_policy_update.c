@@ -23,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -194,6 +196,8 @@ static int run_case_child(struct update *u, const char *suffix, int c, bool offl
 	}
 	if (pid == 0) {
 		struct microseg_ctx *ctx;
+		/* Never outlive the parent: its clean-up (or its reaper) removes what we use. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		int err = bp_ctx_open(u->b, suffix, offline ? MICROSEG_CTX_F_NO_DATAPATH : 0, 0, 0, 0, &ctx);
 		if (!err) {
 			err = run_case(u, ctx, c, offline, ifname, shm);
@@ -345,6 +349,8 @@ int bp_run_update(struct pbench *b)
 	err = probe_slots(u.n, &single_ms, &batch_ms);
 	static const char *const sfx[C_COUNT][2] = { { "us", "os" }, { "ud", "od" }, { "ut", "ot" } };
 	for (int c = 0; c < C_COUNT && !err; c++) {
+		if (!b->upd_case[c])
+			continue;
 		/* Links of its own per case: a crashed case may leave its filters attached. */
 		err = make_links(&u, c, &ns[c], &names[c]);
 		if (!err)
@@ -364,7 +370,7 @@ int bp_run_update(struct pbench *b)
 	printf("%-20s %-9s %5s %11s %11s %11s %11s %11s %12s\n", "case", "context", "runs", "add ms",
 	       "remove ms", "add min ms", "add CPU ms", "base rule", "endpoints");
 	for (int c = 0; c < C_COUNT; c++) {
-		for (int o = 0; o < 2; o++) {
+		for (int o = 0; o < 2 && b->upd_case[c]; o++) {
 			struct result *r = o ? &off[c] : &dp[c];
 			char a[24], d[24], m[24], cpu[24];
 			cell(a, sizeof(a), r, r->add_ms);
@@ -389,6 +395,8 @@ int bp_run_update(struct pbench *b)
 	       "slot, both halves: ~%.0f ms\n",
 	       single_ms, u.n, batch_ms, u.n, 2.0 * u.n * single_ms);
 	for (int c = 0; c < C_COUNT; c++) {
+		if (!b->upd_case[c])
+			continue;
 		if (dp[c].crashed || !dp[c].runs) {
 			printf("target <= 50 ms: %s: not measured (the library crashed)\n", case_name[c]);
 			continue;
@@ -397,7 +405,7 @@ int bp_run_update(struct pbench *b)
 		       med(dp[c].add_ms, dp[c].runs), med(dp[c].add_ms, dp[c].runs) / 50.0,
 		       med(dp[c].del_ms, dp[c].runs));
 	}
-	for (int c = 0; c < C_COUNT && b->upd_purge; c++)
+	for (int c = 0; c < C_COUNT && b->upd_purge && b->upd_case[c]; c++)
 		printf("purge, %s: %.0f ms\n", case_name[c], dp[c].purge_ms);
 	fflush(stdout);
 out:

@@ -572,9 +572,10 @@ struct microseg_rule *pol_rule_closed(struct e2e *t, const char *name, const cha
 
 		E2E_OK(t, microseg_rule_add(t->ctx, &spec, &rule));
 	}
-	e2e_log("rule %u \"%s\": app=%s selected (%s%s), nothing allowed", microseg_rule_id(rule),
-		name, sel_app, flags & MICROSEG_RULE_F_INGRESS ? "ingress " : "",
-		flags & MICROSEG_RULE_F_EGRESS ? "egress" : "");
+	e2e_log("rule %u \"%s\": app=%s selected for%s%s, nothing allowed",
+		microseg_rule_id(rule), name, sel_app,
+		flags & MICROSEG_RULE_F_INGRESS ? " ingress" : "",
+		flags & MICROSEG_RULE_F_EGRESS ? " egress" : "");
 	return rule;
 }
 
