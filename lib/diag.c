@@ -2,6 +2,7 @@
 /* Error codes, messages and the per-context log callback. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -91,4 +92,16 @@ bool ms_opts_ok(const void *opts, size_t known)
 MICROSEG_API const char *microseg_ctx_last_error(const struct microseg_ctx *ctx)
 {
 	return ctx ? ctx->last_error : "";
+}
+
+int ms_list_out(void *all, size_t k, size_t esize, int (*cmp)(const void *, const void *), void *out, size_t cap,
+		size_t *count)
+{
+	if (cmp)
+		qsort(all, k, esize, cmp);
+	if (cap)
+		memcpy(out, all, (k < cap ? k : cap) * esize);
+	free(all);
+	*count = k;
+	return cap < k ? -ENOSPC : 0;
 }

@@ -582,13 +582,7 @@ MICROSEG_API int microseg_endpoint_list(struct microseg_ctx *ctx, struct microse
 	for (size_t b = 0; b < m->nbuckets; b++)
 		for (struct ms_hnode *n = m->buckets[b]; n; n = n->next)
 			all[k++] = ms_container_of(n, struct microseg_endpoint, by_ptr);
-	qsort(all, k, sizeof(*all), cmp_ep);
-	if (cap)
-		memcpy(eps, all, (k < cap ? k : cap) * sizeof(*eps));
-	free(all);
-	*count = k;
-	if (cap < k)
-		err = -ENOSPC;
+	err = ms_list_out(all, k, sizeof(*all), cmp_ep, eps, cap, count);
 out:
 	MS_UNLOCK(ctx);
 	return err;

@@ -351,13 +351,7 @@ MICROSEG_API int microseg_identity_list(struct microseg_ctx *ctx, uint32_t *ids,
 	for (size_t b = 0; b < ctx->ids.by_id.nbuckets; b++)
 		for (struct ms_hnode *n = ctx->ids.by_id.buckets[b]; n; n = n->next)
 			all[k++] = ms_container_of(n, struct microseg_identity, by_id)->id;
-	qsort(all, k, sizeof(*all), cmp_u32);
-	if (cap)
-		memcpy(ids, all, (k < cap ? k : cap) * sizeof(*ids));
-	free(all);
-	*count = k;
-	if (cap < k)
-		err = -ENOSPC;
+	err = ms_list_out(all, k, sizeof(*all), cmp_u32, ids, cap, count);
 out:
 	MS_UNLOCK(ctx);
 	return err;

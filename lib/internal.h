@@ -30,6 +30,11 @@ bool ms_opts_ok(const void *opts, size_t known);
 		 ? (opts)->field                                                                   \
 		 : (def))
 
+/* The end of every *_list call: sorts the k collected elements, copies up to cap of them to
+ * out, frees all, sets *count; returns 0 or -ENOSPC if cap < k. */
+int ms_list_out(void *all, size_t k, size_t esize, int (*cmp)(const void *, const void *), void *out, size_t cap,
+		size_t *count);
+
 /* ---- addr.c ---- */
 struct ms_addr {
 	uint8_t family; /* MS_FAMILY_IPV4 or MS_FAMILY_IPV6 */

@@ -491,13 +491,7 @@ MICROSEG_API int microseg_policy_list(struct microseg_ctx *ctx, const char **nam
 	for (size_t i = 0; i < pol->n_docs; i++)
 		if (pol->docs[i]->state != MS_RULE_PENDING_ADD)
 			all[k++] = pol->docs[i]->name;
-	qsort(all, k, sizeof(*all), cmp_str);
-	if (cap)
-		memcpy(names, all, (k < cap ? k : cap) * sizeof(*names));
-	free(all);
-	*count = k;
-	if (cap < k)
-		err = -ENOSPC;
+	err = ms_list_out(all, k, sizeof(*all), cmp_str, names, cap, count);
 out:
 	MS_UNLOCK(ctx);
 	return err;
