@@ -312,7 +312,10 @@ static struct ms_doc *doc_build(struct microseg_ctx *ctx, const struct ms_policy
 	if (!d->name || !d->text || !d->rules)
 		goto fail;
 	for (size_t i = 0; i < pd->n_rules; i++) {
-		err = ms_rule_build(ctx, &pd->rules[i], pd->name, &d->rules[i]);
+		/* Valid in Cilium and a no-op: a rule with a selector and nothing else. */
+		if (!pd->rules[i].n_sections && !pd->rules[i].flags)
+			continue;
+		err = ms_rule_build(ctx, &pd->rules[i], pd->name, &d->rules[d->n_rules]);
 		if (err) {
 			char saved[sizeof(ctx->last_error)];
 			memcpy(saved, ctx->last_error, sizeof(saved));
