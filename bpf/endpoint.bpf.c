@@ -137,7 +137,7 @@ int ms_to_container(struct __sk_buff *skb)
 
 	/* The host's neighbour and router discovery must reach the container whatever its
 	 * ingress policy says (the container's default route is a link-local gateway). */
-	if (ms_is_link_local_control(&pkt)) {
+	if (ms_is_link_local_control(&pkt) || ms_is_link_scoped_control(&pkt)) {
 		ms_count_fwd(ep_id, MS_DIR_INGRESS, skb->len);
 		return TC_ACT_OK;
 	}

@@ -43,6 +43,25 @@ static __always_inline int ms_is_link_local_control(const struct ms_pkt *pkt)
 	return any == 0;
 }
 
+/*
+ * Neighbour discovery and MLD addressed to the link itself (fe80::/10 or ff02::/16). Linux
+ * solicits from a global source when the packet that needs the neighbour has one, and answers
+ * the host's solicitations from it too; these never leave the veth, so they are link control
+ * like the link-local ones, once the source has been checked.
+ */
+static __always_inline int ms_is_link_scoped_control(const struct ms_pkt *pkt)
+{
+	const __u8 *d = pkt->daddr;
+	__u8 t = pkt->icmp_type;
+
+	if (pkt->family != MS_FAMILY_IPV6 || pkt->l4_proto != IPPROTO_ICMPV6 ||
+	    !(pkt->flags & MS_PKT_F_L4))
+		return 0;
+	if (!((t >= 130 && t <= 137) || t == 143))
+		return 0;
+	return (d[0] == 0xfe && (d[1] & 0xc0) == 0x80) || (d[0] == 0xff && (d[1] & 0x0f) == 0x02);
+}
+
 /* The Ethernet source must be the endpoint's MAC, unless the library does not know it. */
 static __always_inline int ms_spoof_mac_ok(struct __sk_buff *skb,
 					   const struct ms_endpoint_info *ep)
@@ -75,6 +94,8 @@ static __always_inline int ms_spoof_check(struct __sk_buff *skb,
 	src = ms_ipcache_lookup(pkt->family, pkt->saddr);
 	if (!src || !(src->flags & MS_IPC_F_LOCAL_EP) || src->ep_id != ep->ep_id)
 		return MS_SPOOF_BAD;
+	if (ms_is_link_scoped_control(pkt))
+		return MS_SPOOF_LINK_LOCAL;
 	return MS_SPOOF_OK;
 }
 

@@ -943,8 +943,14 @@ static const struct scenario scenarios[] = {
 		SEND_DROP(A, MS_DROP_SPOOFED_SOURCE, NS(IP6_LL_A, MAC_B)),
 		SEND_DROP(A, MS_DROP_SPOOFED_SOURCE, ICMPV6(IP6_LL_A, IP6_LL_GW, 128, 0x1111)),
 		SEND_DROP(A, MS_DROP_SPOOFED_SOURCE, UDP6(IP6_LL_A, IP6_LL_GW, 40000, 53)),
-		/* From a global address ND is ordinary traffic, subject to policy. */
-		SEND_DROP(A, MS_DROP_POLICY, NS(IP6_A, NULL)),
+		/* From its own global address, ND to the link (solicited-node group, link-local
+		 * target) is link control too: Linux solicits the gateway that way. */
+		SEND_OK(A, NS(IP6_A, NULL)),
+		SEND_OK(A, ICMPV6(IP6_A, IP6_LL_GW, 136, 0)),
+		/* ...but from another endpoint's address it is spoofed, and ND to a routed
+		 * (global) destination is ordinary traffic, subject to policy. */
+		SEND_DROP(A, MS_DROP_SPOOFED_SOURCE, NS(IP6_B, NULL)),
+		SEND_DROP(A, MS_DROP_POLICY, ICMPV6(IP6_A, IP6_REMOTE, 135, 0)),
 		RECV_OK(A, ICMPV6(IP6_LL_GW, IP6_LL_A, 136, 0)),
 		RECV_OK(A, ICMPV6(IP6_LL_GW, "ff02::1", 134, 0)),
 		RECV_DROP(A, MS_DROP_POLICY, ICMPV6(IP6_LL_GW, IP6_LL_A, 128, 0x1111)),
