@@ -20,6 +20,10 @@
 #include "internal.h"
 #include "endpoint.skel.h"
 
+#ifndef ENOTSUPP
+#define ENOTSUPP 524 /* kernel-internal, seen by userspace from some map ops */
+#endif
+
 /* Our TC filters sit at a fixed handle and priority so they can live next to other users'
  * filters and be found again by a reopened context. */
 #define MS_TC_HANDLE 0x4d53
@@ -429,7 +433,6 @@ struct ms_policy_entry_abi {
 };
 
 /* A new table with exactly the template's attributes (map-in-map requires it). */
-int ms_dp_table_create(struct microseg_ctx *ctx, const void *entries, size_t n, int *fd_out);
 int ms_dp_table_create(struct microseg_ctx *ctx, const void *entries, size_t n, int *fd_out)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
@@ -437,37 +440,77 @@ int ms_dp_table_create(struct microseg_ctx *ctx, const void *entries, size_t n, 
 				sizeof(struct ms_policy_value), ctx->dp.meta.max_policy_entries, &o);
 	if (fd < 0)
 		return ms_err(ctx, -errno, "cannot create a policy table");
+	/* One batch (the kernel takes LPM batches on 6.x), entry by entry where it does not. */
 	const struct ms_policy_entry_abi *e = entries;
-	for (size_t i = 0; i < n; i++) {
-		if (bpf_map_update_elem(fd, &e[i].key, &e[i].value, BPF_NOEXIST)) {
-			int err = -errno;
-			close(fd);
-			if (err == -E2BIG || err == -ENOMEM)
-				err = -ENOSPC;
-			return ms_err(ctx, err, "policy table update failed at entry %zu of %zu: %s", i, n,
-				      microseg_strerror(err));
+	struct ms_policy_key *keys = malloc((n ? n : 1) * sizeof(*keys));
+	struct ms_policy_value *vals = malloc((n ? n : 1) * sizeof(*vals));
+	int err = keys && vals ? 0 : -ENOMEM;
+	for (size_t i = 0; i < n && !err; i++) {
+		keys[i] = e[i].key;
+		vals[i] = e[i].value;
+	}
+	uint32_t count = (uint32_t)n;
+	LIBBPF_OPTS(bpf_map_batch_opts, bo, .elem_flags = BPF_NOEXIST);
+	if (!err && n && bpf_map_update_batch(fd, keys, vals, &count, &bo)) {
+		err = -errno;
+		if (err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUPP) {
+			err = 0;
+			for (size_t i = count; i < n && !err; i++)
+				if (bpf_map_update_elem(fd, &keys[i], &vals[i], BPF_NOEXIST))
+					err = -errno;
 		}
+	}
+	free(keys);
+	free(vals);
+	if (err) {
+		close(fd);
+		if (err == -E2BIG || err == -ENOMEM)
+			err = -ENOSPC;
+		return ms_err(ctx, err, "policy table of %zu entries: %s", n, microseg_strerror(err));
 	}
 	*fd_out = fd;
 	return 0;
 }
 
-int ms_dp_policy_slot_fd(struct microseg_ctx *ctx, uint32_t half, uint32_t ep_id, int fd);
-int ms_dp_policy_slot_fd(struct microseg_ctx *ctx, uint32_t half, uint32_t ep_id, int fd)
+/*
+ * Writes policy slots: fds[i] >= 0 installs that table for keys[i], -1 clears it. The kernel
+ * waits for an RCU grace period after every write to a map-in-map (10-15 ms here), so the
+ * writes go in one update batch and one delete batch: two waits, however many slots.
+ */
+int ms_dp_policy_slots_write(struct microseg_ctx *ctx, const uint32_t *keys, const int *fds, uint32_t n)
 {
-	uint32_t key = half * ctx->dp.meta.max_endpoints + ep_id;
-	int mfd = ctx->dp.map_fd[MS_M_POLICY];
-	if (fd < 0) {
-		if (bpf_map_delete_elem(mfd, &key) && errno != ENOENT)
-			return ms_err(ctx, -errno, "cannot clear policy slot %u", key);
-		return 0;
+	uint32_t *uk = malloc((n ? n : 1) * sizeof(*uk)), *dk = malloc((n ? n : 1) * sizeof(*dk));
+	int *uv = malloc((n ? n : 1) * sizeof(*uv));
+	uint32_t nu = 0, nd = 0;
+	int err = uk && dk && uv ? 0 : -ENOMEM;
+	for (uint32_t i = 0; i < n && !err; i++) {
+		if (fds[i] >= 0) {
+			uk[nu] = keys[i];
+			uv[nu++] = fds[i];
+		} else {
+			dk[nd++] = keys[i];
+		}
 	}
-	if (bpf_map_update_elem(mfd, &key, &fd, BPF_ANY))
-		return ms_err(ctx, -errno, "cannot set policy slot %u", key);
-	return 0;
+	int mfd = ctx->dp.map_fd[MS_M_POLICY];
+	uint32_t count = nu;
+	if (!err && nu && bpf_map_update_batch(mfd, uk, uv, &count, NULL))
+		err = ms_err(ctx, -errno, "cannot install %u policy table(s) (%u done)", nu, count);
+	count = nd;
+	if (!err && nd && bpf_map_delete_batch(mfd, dk, &count, NULL))
+		err = ms_err(ctx, -errno, "cannot clear %u policy slot(s) (%u done)", nd, count);
+	free(uk);
+	free(dk);
+	free(uv);
+	return err;
 }
 
-int ms_dp_config_set_rev(struct microseg_ctx *ctx, uint32_t rev);
+/* Whether a slot holds a table (after a restore, before the library knows which). */
+bool ms_dp_policy_slot_used(struct microseg_ctx *ctx, uint32_t key)
+{
+	uint32_t id;
+	return !bpf_map_lookup_elem(ctx->dp.map_fd[MS_M_POLICY], &key, &id);
+}
+
 int ms_dp_config_set_rev(struct microseg_ctx *ctx, uint32_t rev)
 {
 	uint32_t zero = 0;
@@ -477,7 +520,6 @@ int ms_dp_config_set_rev(struct microseg_ctx *ctx, uint32_t rev)
 	return 0;
 }
 
-int ms_dp_config_get_rev(struct microseg_ctx *ctx, uint32_t *rev);
 int ms_dp_config_get_rev(struct microseg_ctx *ctx, uint32_t *rev)
 {
 	uint32_t zero = 0;

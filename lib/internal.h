@@ -127,6 +127,12 @@ int ms_dp_ipcache_set(struct microseg_ctx *ctx, const struct ms_addr *a, const s
 int ms_dp_ipcache_del(struct microseg_ctx *ctx, const struct ms_addr *a);
 int ms_dp_stats_reset(struct microseg_ctx *ctx, uint32_t ep_id);
 int ms_dp_stats_read(struct microseg_ctx *ctx, uint32_t ep_id, struct ms_ep_stats *sum);
+/* Policy tables (LPM tries shaped like the inner-map template), slots, revision. */
+int ms_dp_table_create(struct microseg_ctx *ctx, const void *entries, size_t n, int *fd_out);
+int ms_dp_policy_slots_write(struct microseg_ctx *ctx, const uint32_t *keys, const int *fds, uint32_t n);
+bool ms_dp_policy_slot_used(struct microseg_ctx *ctx, uint32_t key);
+int ms_dp_config_set_rev(struct microseg_ctx *ctx, uint32_t rev);
+int ms_dp_config_get_rev(struct microseg_ctx *ctx, uint32_t *rev);
 
 /* ---- netlink.c: links, addresses, routes through libnl-route-3 ---- */
 int ms_nl_ifindex(const char *name, uint32_t *ifindex, char ifname[IF_NAMESIZE]);

@@ -15,14 +15,6 @@
 
 #define SLOT_UNKNOWN MS_SLOT_UNKNOWN
 
-int ms_dp_policy_slot_fd(struct microseg_ctx *ctx, uint32_t half, uint32_t ep_id, int fd);
-int ms_dp_config_set_rev(struct microseg_ctx *ctx, uint32_t rev);
-int ms_dp_config_get_rev(struct microseg_ctx *ctx, uint32_t *rev);
-
-static int ms_dp_policy_slot_set(struct microseg_ctx *ctx, uint32_t half, uint32_t ep_id, const struct ms_table *t)
-{
-	return ms_dp_policy_slot_fd(ctx, half, ep_id, t ? t->fd : -1);
-}
 
 int ms_policy_init(struct microseg_ctx *ctx)
 {
@@ -37,9 +29,12 @@ int ms_policy_init(struct microseg_ctx *ctx)
 		pol->slot[h] = calloc(ctx->eps.max, sizeof(*pol->slot[h]));
 		if (!pol->slot[h])
 			return -ENOMEM;
-		if (ctx->restored)
+		/* A restored instance's slots hold tables the library no longer knows: mark
+		 * them so the first publish replaces or clears them. */
+		if (ctx->restored && !ms_ctx_offline(ctx))
 			for (uint32_t i = 0; i < ctx->eps.max; i++)
-				pol->slot[h][i] = SLOT_UNKNOWN;
+				if (ms_dp_policy_slot_used(ctx, (uint32_t)h * ctx->eps.max + i))
+					pol->slot[h][i] = SLOT_UNKNOWN;
 	}
 	if (!ms_ctx_offline(ctx) && ctx->restored)
 		return ms_dp_config_get_rev(ctx, &pol->rev);
@@ -220,9 +215,45 @@ static void cidrs_release(struct microseg_ctx *ctx, struct ms_cidr_ident *old, s
 
 /* ---- compile + publish ---- */
 
+/* Makes one half of the slots hold `want` (NULL: no table), writing only what differs. */
+static int write_half(struct microseg_ctx *ctx, uint32_t half, struct ms_table **want, uint32_t max)
+{
+	struct ms_policy *pol = ctx->pol;
+	uint32_t *keys = malloc(max * sizeof(*keys));
+	int *fds = malloc(max * sizeof(*fds));
+	uint32_t *eps = malloc(max * sizeof(*eps));
+	uint32_t n = 0;
+	int err = keys && fds && eps ? 0 : -ENOMEM;
+	for (uint32_t ep = 1; ep < max && !err; ep++) {
+		if (pol->slot[half][ep] == want[ep])
+			continue;
+		eps[n] = ep;
+		keys[n] = half * max + ep;
+		fds[n++] = want[ep] ? want[ep]->fd : -1;
+	}
+	if (!err && n && !ms_ctx_offline(ctx))
+		err = ms_dp_policy_slots_write(ctx, keys, fds, n);
+	for (uint32_t i = 0; i < n && !err; i++) {
+		struct ms_table **slot = &pol->slot[half][eps[i]];
+		put_slot(ctx, slot);
+		if (want[eps[i]])
+			want[eps[i]]->refs++;
+		*slot = want[eps[i]];
+	}
+	free(keys);
+	free(fds);
+	free(eps);
+	return err;
+}
+
+/* Per publish: identities already compiled, and which rules select them. Policy depends on
+ * the set of selecting rules only, so identities selected alike share one compile. */
 struct id_table {
 	uint32_t id;
 	struct ms_table *t;
+	uint64_t sel_hash;
+	uint32_t *sel; /* (rule index << 2) | directions, ascending */
+	size_t n_sel;
 };
 
 static struct ms_table *lookup_compiled(struct id_table *v, size_t n, uint32_t id, bool *found)
@@ -233,6 +264,42 @@ static struct ms_table *lookup_compiled(struct id_table *v, size_t n, uint32_t i
 			return v[i].t;
 		}
 	*found = false;
+	return NULL;
+}
+
+/* Which rules of the view select this identity, in which directions. */
+static int selection(const struct ms_rule_view *view, const struct microseg_identity *id, struct id_table *out)
+{
+	out->sel = NULL;
+	out->n_sel = 0;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < view->n; i++) {
+		const struct microseg_rule *r = view->rules[i];
+		if (!ms_selector_match(&r->endpoints, id))
+			continue;
+		if (!out->sel && !(out->sel = malloc(view->n * sizeof(*out->sel))))
+			return -ENOMEM;
+		uint32_t v = (uint32_t)i << 2 | r->dirs;
+		out->sel[out->n_sel++] = v;
+		h = (h ^ v) * 0x100000001b3ULL;
+	}
+	out->sel_hash = h;
+	return 0;
+}
+
+static void free_compiled(struct id_table *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i].sel);
+	free(v);
+}
+
+static struct ms_table *same_selection(struct id_table *v, size_t n, const struct id_table *x)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].sel_hash == x->sel_hash && v[i].n_sel == x->n_sel &&
+		    (!x->n_sel || !memcmp(v[i].sel, x->sel, x->n_sel * sizeof(*x->sel))))
+			return v[i].t;
 	return NULL;
 }
 
@@ -275,10 +342,19 @@ static int sync_view(struct microseg_ctx *ctx, const struct ms_rule_view *view, 
 			bool found;
 			struct ms_table *t = lookup_compiled(compiled, n_compiled, ep->identity->id, &found);
 			if (!found) {
-				err = view->n ? ms_policy_compile_identity(ctx, view, ep->identity, &t) : 0;
-				if (err)
+				struct id_table *c = &compiled[n_compiled];
+				c->id = ep->identity->id;
+				if ((err = selection(view, ep->identity, c)))
 					break;
-				compiled[n_compiled++] = (struct id_table){ ep->identity->id, t };
+				n_compiled++;
+				if (!c->n_sel) {
+					t = NULL; /* no rule selects it: open */
+				} else if ((t = same_selection(compiled, n_compiled - 1, c))) {
+					t->refs++;
+				} else if ((err = ms_policy_compile_identity(ctx, view, ep->identity, &t))) {
+					break;
+				}
+				c->t = t;
 			} else if (t) {
 				t->refs++;
 			}
@@ -290,45 +366,23 @@ static int sync_view(struct microseg_ctx *ctx, const struct ms_rule_view *view, 
 	if (err)
 		goto undo;
 
-	/* Idle half first. Endpoints that are gone have NULL in want. */
+	/* Fill the idle half (one batch), then flip it live with one 4-byte write. The half
+	 * that was live becomes idle and is refilled at the next publish: its slots are tracked,
+	 * so only what differs is written then. */
 	uint32_t idle = (pol->rev + 1) & 1, live = pol->rev & 1;
-	bool changed = false;
-	for (uint32_t ep = 1; ep < max && !err; ep++) {
-		if (pol->slot[idle][ep] == want[ep])
-			continue;
-		if (!ms_ctx_offline(ctx))
-			err = ms_dp_policy_slot_set(ctx, idle, ep, want[ep]);
-		if (err)
-			break;
-		put_slot(ctx, &pol->slot[idle][ep]);
-		if (want[ep])
-			want[ep]->refs++;
-		pol->slot[idle][ep] = want[ep];
-		changed = true;
-	}
+	err = write_half(ctx, idle, want, max);
 	if (err)
 		goto undo;
-	for (uint32_t ep = 1; ep < max; ep++)
+	bool changed = false, any_table = false;
+	for (uint32_t ep = 1; ep < max; ep++) {
 		changed |= pol->slot[live][ep] != want[ep];
-	bool any_table = false;
-	for (uint32_t ep = 1; ep < max; ep++)
 		any_table |= want[ep] != NULL;
+	}
 	if (changed || n_cidrs != old_n || (force_flip && any_table)) {
 		uint32_t rev = pol->rev + 1;
 		if (!ms_ctx_offline(ctx) && (err = ms_dp_config_set_rev(ctx, rev)))
 			goto undo;
 		pol->rev = rev;
-		/* Bring the old half level, so the next change starts from equal halves. */
-		for (uint32_t ep = 1; ep < max; ep++) {
-			if (pol->slot[live][ep] == want[ep])
-				continue;
-			if (!ms_ctx_offline(ctx) && ms_dp_policy_slot_set(ctx, live, ep, want[ep]))
-				continue; /* stays unequal; retried at the next sync */
-			put_slot(ctx, &pol->slot[live][ep]);
-			if (want[ep])
-				want[ep]->refs++;
-			pol->slot[live][ep] = want[ep];
-		}
 	}
 	/* Success: the new CIDR set replaces the old one. */
 	cidrs_release(ctx, old_cidrs, old_n, cidrs, n_cidrs);
@@ -337,7 +391,7 @@ static int sync_view(struct microseg_ctx *ctx, const struct ms_rule_view *view, 
 		if (want[ep])
 			ms_table_put(ctx, want[ep]);
 	free(want);
-	free(compiled);
+	free_compiled(compiled, n_compiled);
 	return 0;
 undo:
 	if (want)
@@ -345,7 +399,7 @@ undo:
 			if (want[ep])
 				ms_table_put(ctx, want[ep]);
 	free(want);
-	free(compiled);
+	free_compiled(compiled, n_compiled);
 	pol->cidrs = old_cidrs;
 	pol->n_cidrs = old_n;
 	cidrs_release(ctx, cidrs, n_cidrs, old_cidrs, old_n);
@@ -371,13 +425,15 @@ void ms_policy_endpoint_gone(struct microseg_ctx *ctx, uint32_t ep_id)
 	struct ms_policy *pol = ctx->pol;
 	if (!pol || ep_id >= ctx->eps.max)
 		return;
-	for (uint32_t h = 0; h < 2; h++) {
-		if (!pol->slot[h][ep_id])
-			continue;
-		if (!ms_ctx_offline(ctx))
-			ms_dp_policy_slot_set(ctx, h, ep_id, NULL);
+	uint32_t keys[2], n = 0;
+	int fds[2] = { -1, -1 };
+	for (uint32_t h = 0; h < 2; h++)
+		if (pol->slot[h][ep_id])
+			keys[n++] = h * ctx->eps.max + ep_id;
+	if (n && !ms_ctx_offline(ctx))
+		ms_dp_policy_slots_write(ctx, keys, fds, n); /* one wait for both halves */
+	for (uint32_t h = 0; h < 2; h++)
 		put_slot(ctx, &pol->slot[h][ep_id]);
-	}
 }
 
 int ms_policy_sync_commit(struct microseg_ctx *ctx)

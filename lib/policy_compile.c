@@ -291,7 +291,6 @@ static uint64_t hash_entries(const struct ms_policy_entry *e, size_t n)
 	return h ^ n;
 }
 
-int ms_dp_table_create(struct microseg_ctx *ctx, const void *entries, size_t n, int *fd_out);
 
 /* Interns a compiled entry set: endpoints whose identities compile alike share one table. */
 static int intern(struct microseg_ctx *ctx, struct entries *es, struct ms_table **out)
