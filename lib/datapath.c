@@ -36,6 +36,7 @@ static const char *const map_names[MS_M__COUNT] = {
 	[MS_M_EP_STATS] = MS_MAP_EP_STATS,
 	[MS_M_CONFIG] = MS_MAP_CONFIG,
 	[MS_M_POLICY] = MS_MAP_POLICY,
+	[MS_M_POLICY_EXACT] = MS_MAP_POLICY_EXACT,
 	[MS_M_CT] = MS_MAP_CT,
 };
 static const char *const prog_names[MS_P__COUNT] = {
@@ -139,6 +140,14 @@ static int reopen_pinned(struct microseg_ctx *ctx)
 	return 0;
 }
 
+/* A policy table map: LPM trie or hash, with the attributes the templates give. */
+static int table_map(enum bpf_map_type type, uint32_t max_entries)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	return bpf_map_create(type, type == BPF_MAP_TYPE_HASH ? "ms_pol_exact" : "ms_pol_table",
+			      sizeof(struct ms_policy_key), sizeof(struct ms_policy_value), max_entries, &o);
+}
+
 static int load_and_pin(struct microseg_ctx *ctx, const struct ms_capacity *cap)
 {
 	struct ms_datapath *dp = &ctx->dp;
@@ -152,25 +161,26 @@ static int load_and_pin(struct microseg_ctx *ctx, const struct ms_capacity *cap)
 	bpf_map__set_max_entries(skel->maps.ms_ep_stats, cap->endpoints);
 	bpf_map__set_max_entries(skel->maps.ms_ipcache, cap->ipcache);
 	bpf_map__set_max_entries(skel->maps.ms_policy, 2 * cap->endpoints);
-	/* The inner-map template: libbpf 1.1 crashes resizing the one it derives from BTF, so
-	 * hand it one made here (same type, sizes and flags as every policy table). */
-	LIBBPF_OPTS(bpf_map_create_opts, tmpl_opts, .map_flags = BPF_F_NO_PREALLOC);
-	int tmpl = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "ms_pol_tmpl", sizeof(struct ms_policy_key),
-				  sizeof(struct ms_policy_value), cap->policy_entries, &tmpl_opts);
-	if (tmpl < 0) {
-		err = ms_err(ctx, -errno, "cannot create the policy table template");
-		goto out;
+	bpf_map__set_max_entries(skel->maps.ms_policy_exact, 2 * cap->endpoints);
+	/* The inner-map templates: libbpf 1.1 crashes resizing the ones it derives from BTF, so
+	 * hand it maps made here (same type, sizes and flags as every policy table). */
+	int tmpl = table_map(BPF_MAP_TYPE_LPM_TRIE, cap->policy_entries);
+	int tmpl_exact = table_map(BPF_MAP_TYPE_HASH, cap->policy_entries);
+	if (tmpl < 0 || tmpl_exact < 0) {
+		err = ms_err(ctx, -errno, "cannot create the policy table templates");
+		goto out_tmpl;
 	}
 	err = bpf_map__set_inner_map_fd(skel->maps.ms_policy, tmpl);
+	if (!err)
+		err = bpf_map__set_inner_map_fd(skel->maps.ms_policy_exact, tmpl_exact);
 	if (err) {
-		close(tmpl);
-		err = ms_err(ctx, err, "cannot set the policy table template");
-		goto out;
+		err = ms_err(ctx, err, "cannot set the policy table templates");
+		goto out_tmpl;
 	}
-	bpf_map__set_max_entries(skel->maps.ms_ct, cap->ct);
-	skel->rodata->ms_max_endpoints = cap->endpoints;
 	err = endpoint_bpf__load(skel);
-	close(tmpl); /* the outer map keeps what it needs */
+	close(tmpl); /* the outer maps keep what they need */
+	close(tmpl_exact);
+	tmpl = tmpl_exact = -1;
 	if (err) {
 		err = ms_err(ctx, err, "loading the BPF datapath failed (%s); the verifier log goes to libbpf's print callback",
 			     microseg_strerror(err));
@@ -188,6 +198,7 @@ static int load_and_pin(struct microseg_ctx *ctx, const struct ms_capacity *cap)
 		[MS_M_EP_STATS] = skel->maps.ms_ep_stats,
 		[MS_M_CONFIG] = skel->maps.ms_config,
 		[MS_M_POLICY] = skel->maps.ms_policy,
+		[MS_M_POLICY_EXACT] = skel->maps.ms_policy_exact,
 		[MS_M_CT] = skel->maps.ms_ct,
 	};
 	struct bpf_program *progs[MS_P__COUNT] = {
@@ -249,6 +260,12 @@ static int load_and_pin(struct microseg_ctx *ctx, const struct ms_capacity *cap)
 	goto out;
 out_unpin:
 	unlink_pins(ctx);
+	goto out;
+out_tmpl:
+	if (tmpl >= 0)
+		close(tmpl);
+	if (tmpl_exact >= 0)
+		close(tmpl_exact);
 out:
 	endpoint_bpf__destroy(skel);
 	return err;
@@ -433,42 +450,60 @@ struct ms_policy_entry_abi {
 };
 
 /* A new table with exactly the template's attributes (map-in-map requires it). */
-int ms_dp_table_create(struct microseg_ctx *ctx, const void *entries, size_t n, int *fd_out)
+static int fill_table(int fd, const struct ms_policy_key *keys, const struct ms_policy_value *vals, size_t n)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
-	int fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "ms_pol_table", sizeof(struct ms_policy_key),
-				sizeof(struct ms_policy_value), ctx->dp.meta.max_policy_entries, &o);
-	if (fd < 0)
-		return ms_err(ctx, -errno, "cannot create a policy table");
-	/* One batch (the kernel takes LPM batches on 6.x), entry by entry where it does not. */
+	/* One batch (the kernel takes batches for LPM tries and hashes), entry by entry where
+	 * not. Batches accept no BPF_NOEXIST; the keys are unique by construction. */
+	uint32_t count = (uint32_t)n;
+	if (!n || !bpf_map_update_batch(fd, keys, vals, &count, NULL))
+		return 0;
+	int err = -errno;
+	if (err != -EINVAL && err != -EOPNOTSUPP && err != -ENOTSUPP)
+		return err;
+	for (size_t i = 0; i < n; i++)
+		if (bpf_map_update_elem(fd, &keys[i], &vals[i], BPF_ANY))
+			return -errno;
+	return 0;
+}
+
+int ms_dp_table_create(struct microseg_ctx *ctx, const void *entries, size_t n, int *fd_lpm, int *fd_exact)
+{
 	const struct ms_policy_entry_abi *e = entries;
 	struct ms_policy_key *keys = malloc((n ? n : 1) * sizeof(*keys));
 	struct ms_policy_value *vals = malloc((n ? n : 1) * sizeof(*vals));
-	int err = keys && vals ? 0 : -ENOMEM;
-	for (size_t i = 0; i < n && !err; i++) {
-		keys[i] = e[i].key;
-		vals[i] = e[i].value;
+	int lpm = -1, exact = -1, err = keys && vals ? 0 : -ENOMEM;
+	/* Single ports first (into the hash), the other prefixes after them (into the trie). */
+	size_t ne = 0, nl = 0;
+	for (size_t i = 0; i < n && !err; i++)
+		if (e[i].key.prefixlen == MS_POLICY_PREFIX_BASE + 16)
+			ne++;
+	for (size_t i = 0, a = 0, b = ne; i < n && !err; i++) {
+		size_t at = e[i].key.prefixlen == MS_POLICY_PREFIX_BASE + 16 ? a++ : b++;
+		keys[at] = e[i].key;
+		vals[at] = e[i].value;
 	}
-	uint32_t count = (uint32_t)n;
-	LIBBPF_OPTS(bpf_map_batch_opts, bo, .elem_flags = BPF_NOEXIST);
-	if (!err && n && bpf_map_update_batch(fd, keys, vals, &count, &bo)) {
+	nl = n - ne;
+	if (!err && (lpm = table_map(BPF_MAP_TYPE_LPM_TRIE, ctx->dp.meta.max_policy_entries)) < 0)
 		err = -errno;
-		if (err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUPP) {
-			err = 0;
-			for (size_t i = count; i < n && !err; i++)
-				if (bpf_map_update_elem(fd, &keys[i], &vals[i], BPF_NOEXIST))
-					err = -errno;
-		}
-	}
+	if (!err && ne && (exact = table_map(BPF_MAP_TYPE_HASH, ctx->dp.meta.max_policy_entries)) < 0)
+		err = -errno;
+	if (!err)
+		err = fill_table(lpm, keys + ne, vals + ne, nl);
+	if (!err && ne)
+		err = fill_table(exact, keys, vals, ne);
 	free(keys);
 	free(vals);
 	if (err) {
-		close(fd);
+		if (lpm >= 0)
+			close(lpm);
+		if (exact >= 0)
+			close(exact);
 		if (err == -E2BIG || err == -ENOMEM)
 			err = -ENOSPC;
 		return ms_err(ctx, err, "policy table of %zu entries: %s", n, microseg_strerror(err));
 	}
-	*fd_out = fd;
+	*fd_lpm = lpm;
+	*fd_exact = exact;
 	return 0;
 }
 
@@ -477,21 +512,22 @@ int ms_dp_table_create(struct microseg_ctx *ctx, const void *entries, size_t n, 
  * waits for an RCU grace period after every write to a map-in-map (10-15 ms here), so the
  * writes go in one update batch and one delete batch: two waits, however many slots.
  */
-int ms_dp_policy_slots_write(struct microseg_ctx *ctx, const uint32_t *keys, const int *fds, uint32_t n)
+int ms_dp_policy_slots_write(struct microseg_ctx *ctx, bool exact, const uint32_t *keys, const int *fds, uint32_t n)
 {
 	uint32_t *uk = malloc((n ? n : 1) * sizeof(*uk)), *dk = malloc((n ? n : 1) * sizeof(*dk));
 	int *uv = malloc((n ? n : 1) * sizeof(*uv));
 	uint32_t nu = 0, nd = 0;
 	int err = uk && dk && uv ? 0 : -ENOMEM;
+	int mfd = ctx->dp.map_fd[exact ? MS_M_POLICY_EXACT : MS_M_POLICY];
 	for (uint32_t i = 0; i < n && !err; i++) {
+		uint32_t id;
 		if (fds[i] >= 0) {
 			uk[nu] = keys[i];
 			uv[nu++] = fds[i];
-		} else {
-			dk[nd++] = keys[i];
+		} else if (!bpf_map_lookup_elem(mfd, &keys[i], &id)) {
+			dk[nd++] = keys[i]; /* a batch stops at the first empty slot: clear used ones only */
 		}
 	}
-	int mfd = ctx->dp.map_fd[MS_M_POLICY];
 	uint32_t count = nu;
 	if (!err && nu && bpf_map_update_batch(mfd, uk, uv, &count, NULL))
 		err = ms_err(ctx, -errno, "cannot install %u policy table(s) (%u done)", nu, count);
@@ -508,7 +544,8 @@ int ms_dp_policy_slots_write(struct microseg_ctx *ctx, const uint32_t *keys, con
 bool ms_dp_policy_slot_used(struct microseg_ctx *ctx, uint32_t key)
 {
 	uint32_t id;
-	return !bpf_map_lookup_elem(ctx->dp.map_fd[MS_M_POLICY], &key, &id);
+	return !bpf_map_lookup_elem(ctx->dp.map_fd[MS_M_POLICY], &key, &id) ||
+	       !bpf_map_lookup_elem(ctx->dp.map_fd[MS_M_POLICY_EXACT], &key, &id);
 }
 
 int ms_dp_config_set_rev(struct microseg_ctx *ctx, uint32_t rev)

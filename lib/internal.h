@@ -99,6 +99,7 @@ enum ms_map_role {
 	MS_M_EP_STATS,
 	MS_M_CONFIG,
 	MS_M_POLICY,
+	MS_M_POLICY_EXACT,
 	MS_M_CT,
 	MS_M__COUNT
 };
@@ -128,8 +129,11 @@ int ms_dp_ipcache_del(struct microseg_ctx *ctx, const struct ms_addr *a);
 int ms_dp_stats_reset(struct microseg_ctx *ctx, uint32_t ep_id);
 int ms_dp_stats_read(struct microseg_ctx *ctx, uint32_t ep_id, struct ms_ep_stats *sum);
 /* Policy tables (LPM tries shaped like the inner-map template), slots, revision. */
-int ms_dp_table_create(struct microseg_ctx *ctx, const void *entries, size_t n, int *fd_out);
-int ms_dp_policy_slots_write(struct microseg_ctx *ctx, const uint32_t *keys, const int *fds, uint32_t n);
+/* Creates a table's maps: the LPM trie (every entry that is not a single port) and, if there
+ * are single-port entries, their hash (*fd_exact, else -1). */
+int ms_dp_table_create(struct microseg_ctx *ctx, const void *entries, size_t n, int *fd_lpm, int *fd_exact);
+/* Writes slots of one outer map (exact: ms_policy_exact, else ms_policy); fd -1 clears. */
+int ms_dp_policy_slots_write(struct microseg_ctx *ctx, bool exact, const uint32_t *keys, const int *fds, uint32_t n);
 bool ms_dp_policy_slot_used(struct microseg_ctx *ctx, uint32_t key);
 int ms_dp_config_set_rev(struct microseg_ctx *ctx, uint32_t rev);
 int ms_dp_config_get_rev(struct microseg_ctx *ctx, uint32_t *rev);

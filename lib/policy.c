@@ -215,24 +215,29 @@ static void cidrs_release(struct microseg_ctx *ctx, struct ms_cidr_ident *old, s
 
 /* ---- compile + publish ---- */
 
-/* Makes one half of the slots hold `want` (NULL: no table), writing only what differs. */
+/* Makes one half of the slots hold `want` (NULL: no table), writing only what differs: the
+ * LPM tables into ms_policy, their single-port hashes into ms_policy_exact. */
 static int write_half(struct microseg_ctx *ctx, uint32_t half, struct ms_table **want, uint32_t max)
 {
 	struct ms_policy *pol = ctx->pol;
 	uint32_t *keys = malloc(max * sizeof(*keys));
-	int *fds = malloc(max * sizeof(*fds));
+	int *fds = malloc(max * sizeof(*fds)), *fds_exact = malloc(max * sizeof(*fds_exact));
 	uint32_t *eps = malloc(max * sizeof(*eps));
 	uint32_t n = 0;
-	int err = keys && fds && eps ? 0 : -ENOMEM;
+	int err = keys && fds && fds_exact && eps ? 0 : -ENOMEM;
 	for (uint32_t ep = 1; ep < max && !err; ep++) {
 		if (pol->slot[half][ep] == want[ep])
 			continue;
 		eps[n] = ep;
 		keys[n] = half * max + ep;
-		fds[n++] = want[ep] ? want[ep]->fd : -1;
+		fds[n] = want[ep] ? want[ep]->fd : -1;
+		fds_exact[n++] = want[ep] ? want[ep]->fd_exact : -1;
 	}
+	/* Both maps of the idle half; the flip that follows makes them live together. */
 	if (!err && n && !ms_ctx_offline(ctx))
-		err = ms_dp_policy_slots_write(ctx, keys, fds, n);
+		err = ms_dp_policy_slots_write(ctx, true, keys, fds_exact, n);
+	if (!err && n && !ms_ctx_offline(ctx))
+		err = ms_dp_policy_slots_write(ctx, false, keys, fds, n);
 	for (uint32_t i = 0; i < n && !err; i++) {
 		struct ms_table **slot = &pol->slot[half][eps[i]];
 		put_slot(ctx, slot);
@@ -242,6 +247,7 @@ static int write_half(struct microseg_ctx *ctx, uint32_t half, struct ms_table *
 	}
 	free(keys);
 	free(fds);
+	free(fds_exact);
 	free(eps);
 	return err;
 }
@@ -430,8 +436,11 @@ void ms_policy_endpoint_gone(struct microseg_ctx *ctx, uint32_t ep_id)
 	for (uint32_t h = 0; h < 2; h++)
 		if (pol->slot[h][ep_id])
 			keys[n++] = h * ctx->eps.max + ep_id;
-	if (n && !ms_ctx_offline(ctx))
-		ms_dp_policy_slots_write(ctx, keys, fds, n); /* one wait for both halves */
+	if (n && !ms_ctx_offline(ctx)) {
+		/* One batch per map for both halves. */
+		ms_dp_policy_slots_write(ctx, true, keys, fds, n);
+		ms_dp_policy_slots_write(ctx, false, keys, fds, n);
+	}
 	for (uint32_t h = 0; h < 2; h++)
 		put_slot(ctx, &pol->slot[h][ep_id]);
 }

@@ -315,9 +315,10 @@ static int intern(struct microseg_ctx *ctx, struct entries *es, struct ms_table 
 	t->entries = es->v;
 	t->n = es->n;
 	t->fd = -1;
+	t->fd_exact = -1;
 	t->refs = 1;
 	if (!ms_ctx_offline(ctx)) {
-		int err = ms_dp_table_create(ctx, t->entries, t->n, &t->fd);
+		int err = ms_dp_table_create(ctx, t->entries, t->n, &t->fd, &t->fd_exact);
 		if (err) {
 			free(t);
 			return err; /* es->v is freed by the caller */
@@ -339,6 +340,8 @@ void ms_table_put(struct microseg_ctx *ctx, struct ms_table *t)
 	ms_hmap_remove(&ctx->pol->tables, &t->node);
 	if (t->fd >= 0)
 		close(t->fd);
+	if (t->fd_exact >= 0)
+		close(t->fd_exact);
 	free(t->entries);
 	free(t);
 }

@@ -83,6 +83,7 @@ struct ms_table {
 	struct ms_policy_entry *entries; /* sorted */
 	size_t n;
 	int fd;        /* kernel LPM map, -1 without datapath */
+	int fd_exact;  /* kernel hash of the single-port entries, -1 if none */
 	uint32_t refs; /* slots and identities using it */
 	struct ms_hnode node;
 };

@@ -9,7 +9,7 @@
 
 #include <linux/types.h>
 
-#define MS_ABI_VERSION 2
+#define MS_ABI_VERSION 3
 
 /* Map names (also their pin file names under the instance's bpffs directory). */
 #define MS_MAP_META "ms_meta"
@@ -18,6 +18,7 @@
 #define MS_MAP_EP_STATS "ms_ep_stats"
 #define MS_MAP_CONFIG "ms_config"
 #define MS_MAP_POLICY "ms_policy"
+#define MS_MAP_POLICY_EXACT "ms_policy_exact"
 #define MS_MAP_CT "ms_ct"
 /* Program pin names. */
 #define MS_PROG_FROM_CONTAINER "ms_from_container"
@@ -131,6 +132,12 @@ struct ms_config {
  * allows, else the packet is dropped (MS_DROP_POLICY). A direction that no rule selects holds
  * one ALLOW entry (any id, any proto, any port, rule_id 0).
  * ICMP/ICMPv6 use the ICMP type as port (network order: type in the low byte of the u16).
+ *
+ * ms_policy_exact: the same slots, each a hash of the table's single-port entries (prefixlen
+ * 64), so that a packet's port costs a hash lookup whatever the table's size; the LPM table
+ * then holds only the shorter prefixes. A single port is the longest prefix there is, so a hit
+ * in the hash is the LPM answer; on a miss the LPM table decides. An endpoint is open iff its
+ * ms_policy slot is empty (a selected endpoint always has an LPM table, maybe empty).
  */
 #define MS_POLICY_ANY_ID 0
 #define MS_POLICY_PREFIX_BASE 48

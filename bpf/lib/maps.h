@@ -76,6 +76,22 @@ struct {
 	__array(values, struct ms_policy_table);
 } ms_policy SEC(".maps");
 
+/* The single-port entries of each table, in a hash (see ms_policy_exact in the ABI header). */
+struct ms_policy_exact_table {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MS_DEFAULT_POLICY_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct ms_policy_key));
+	__uint(value_size, sizeof(struct ms_policy_value));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2 * MS_DEFAULT_MAX_ENDPOINTS);
+	__type(key, __u32);
+	__array(values, struct ms_policy_exact_table);
+} ms_policy_exact SEC(".maps");
+
 /* Connections, per enforcement point (see struct ms_ct_key). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

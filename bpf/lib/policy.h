@@ -88,7 +88,7 @@ static __always_inline __u32 ms_policy_decide(__u32 ep_id, __u32 rev,
 	struct ms_policy_value *v;
 	struct ms_policy_key key;
 	__u32 slot, allow = 0;
-	void *table;
+	void *table, *exact;
 	int i;
 
 	*rule_id = 0;
@@ -99,6 +99,8 @@ static __always_inline __u32 ms_policy_decide(__u32 ep_id, __u32 rev,
 	table = bpf_map_lookup_elem(&ms_policy, &slot);
 	if (!table)
 		return MS_DROP_NONE;
+	/* Single ports sit in a hash: their cost does not grow with the table. */
+	exact = q->has_port ? bpf_map_lookup_elem(&ms_policy_exact, &slot) : NULL;
 
 	key.prefixlen = q->has_port ? MS_POLICY_KEY_BITS_PORT : MS_POLICY_KEY_BITS_NOPORT;
 	key.dir = q->dir;
@@ -106,7 +108,9 @@ static __always_inline __u32 ms_policy_decide(__u32 ep_id, __u32 rev,
 	for (i = 0; i < 4; i++) {
 		key.identity = i < 2 ? q->peer_id : MS_POLICY_ANY_ID;
 		key.proto = (i & 1) ? 0 : q->proto;
-		v = bpf_map_lookup_elem(table, &key);
+		v = exact ? bpf_map_lookup_elem(exact, &key) : NULL;
+		if (!v)
+			v = bpf_map_lookup_elem(table, &key);
 		if (!v)
 			continue;
 		if (v->action == MS_POLICY_DENY) {

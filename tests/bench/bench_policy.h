@@ -29,7 +29,7 @@ struct pbench {
 
 	/* pps */
 	unsigned pps_rules;
-	double pps_seconds; /* measured window per variant and traffic shape */
+	double pps_seconds; /* measured window per variant, traffic shape and round */
 
 	/* update */
 	unsigned upd_endpoints;

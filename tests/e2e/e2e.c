@@ -20,7 +20,7 @@
 
 static long long start_ms;
 
-static const char *python(void)
+const char *e2e_python(void)
 {
 	/* The distribution's interpreter: no user-level shims between us and the namespace. */
 	return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
@@ -164,21 +164,35 @@ void e2e_close(struct e2e *t)
 		t->eps[i].ep = NULL;
 }
 
-static void run_ok(const char *what, const char *arg0, ...)
+/* Reads ap's NULL-terminated arguments into argv[n...] (32 slots in all) and ends it. */
+static void collect_args(const char **argv, int n, va_list ap)
+{
+	while (n < 31 && (argv[n] = va_arg(ap, const char *)) != NULL)
+		n++;
+	argv[n] = NULL;
+}
+
+void e2e_run_ok(const char *ns, const char *arg0, ...)
 {
 	const char *argv[32];
 	va_list ap;
-	int n = 0, r;
+	char out[1024];
+	int r;
 
-	argv[n++] = arg0;
+	argv[0] = arg0;
 	va_start(ap, arg0);
-	while (n < 31 && (argv[n] = va_arg(ap, const char *)) != NULL)
-		n++;
+	collect_args(argv, 1, ap);
 	va_end(ap);
-	argv[n] = NULL;
-	r = topo_run(NULL, RUN_TIMEOUT_MS, NULL, 0, argv);
-	if (r != 0)
-		e2e_fail_at(__FILE__, __LINE__, "%s: %s ... exited %d", what, arg0, r);
+	r = topo_run(ns, RUN_TIMEOUT_MS, out, sizeof(out), argv);
+	if (r != 0) {
+		char cmd[512] = "";
+
+		for (int i = 0; argv[i]; i++)
+			snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), "%s%s", i ? " " : "",
+				 argv[i]);
+		e2e_fail_at(__FILE__, __LINE__, "`%s` in %s exited %d: %s", cmd, ns ? ns : "host",
+			    r, out);
+	}
 }
 
 void e2e_init(struct e2e *t, const char *tag)
@@ -222,12 +236,12 @@ void e2e_init(struct e2e *t, const char *tag)
 		inet_ntop(AF_INET6, &a6, t->host_v6, sizeof(t->host_v6));
 		snprintf(p4, sizeof(p4), "%s/32", t->host_v4);
 		snprintf(p6, sizeof(p6), "%s/128", t->host_v6);
-		run_ok("host link", "ip", "link", "add", t->host_if, "type", "veth", "peer", "name",
-		       peer, NULL);
-		run_ok("host link", "ip", "addr", "add", p4, "dev", t->host_if, NULL);
-		run_ok("host link", "ip", "addr", "add", p6, "dev", t->host_if, "nodad", NULL);
-		run_ok("host link", "ip", "link", "set", peer, "up", NULL);
-		run_ok("host link", "ip", "link", "set", t->host_if, "up", NULL);
+		e2e_run_ok(NULL, "ip", "link", "add", t->host_if, "type", "veth", "peer", "name",
+			   peer, NULL);
+		e2e_run_ok(NULL, "ip", "addr", "add", p4, "dev", t->host_if, NULL);
+		e2e_run_ok(NULL, "ip", "addr", "add", p6, "dev", t->host_if, "nodad", NULL);
+		e2e_run_ok(NULL, "ip", "link", "set", peer, "up", NULL);
+		e2e_run_ok(NULL, "ip", "link", "set", t->host_if, "up", NULL);
 	}
 
 	r = e2e_open(t);
@@ -283,29 +297,41 @@ static bool same_addr(const char *a, const char *b)
 	return !memcmp(x, y, fa == AF_INET ? 4 : 16);
 }
 
-static void start_server(struct e2e_ep *e)
+pid_t e2e_spawn_ready(const char *ns, const char *const argv[], int *out_fd, const char *what)
 {
-	char port[16], line[64];
-	const char *argv[] = { python(), peer_script(), "serve", port, e->name, NULL };
+	char line[64] = "";
 	int fd = -1, r;
+	pid_t pid;
 
-	snprintf(port, sizeof(port), "%d", E2E_PORT);
-	e->server = topo_spawn(e->ns, &fd, argv);
-	E2E_CHECK(e->server > 0, "spawn peer in %s: %s", e->ns, strerror(-e->server));
+	pid = topo_spawn(ns, &fd, argv);
+	E2E_CHECK(pid > 0, "spawn %s in %s: %s", what, ns ? ns : "host", strerror(-pid));
 	r = topo_read_line(fd, line, sizeof(line), 15000);
-	close(fd);
-	E2E_CHECK(r > 0 && !strcmp(line, "ready"), "peer in %s did not start (%d '%s')", e->ns, r,
-		  line);
+	if (out_fd)
+		*out_fd = fd;
+	else
+		close(fd);
+	E2E_CHECK(r > 0 && !strcmp(line, "ready"), "%s in %s did not start (%d '%s')", what,
+		  ns ? ns : "host", r, line);
+	return pid;
 }
 
-struct e2e_ep *e2e_add_ep(struct e2e *t, const char *app, bool no_server)
+static void start_server(struct e2e_ep *e)
+{
+	char port[16];
+	const char *argv[] = { e2e_python(), peer_script(), "serve", port, e->name, NULL };
+
+	snprintf(port, sizeof(port), "%d", E2E_PORT);
+	e->server = e2e_spawn_ready(e->ns, argv, NULL, "peer");
+}
+
+struct e2e_ep *e2e_add_ep_ex(struct e2e *t, const char *nick, const char *app,
+			     struct microseg_identity *id)
 {
 	int idx = t->n_eps;
 	struct e2e_ep *e = &t->eps[idx];
 	char suffix[2] = { (char)('a' + idx), 0 };
-	char v4p[INET_ADDRSTRLEN + 3];
+	char v4p[INET_ADDRSTRLEN + 3], labels[256] = "";
 	const char *addrs[2] = { v4p, NULL };
-	struct microseg_identity *id;
 	struct microseg_endpoint *ep = NULL;
 	const char *s;
 	long long t0;
@@ -318,7 +344,8 @@ struct e2e_ep *e2e_add_ep(struct e2e *t, const char *app, bool no_server)
 	s = topo_ifname();
 	E2E_CHECK(s, "topo_ifname");
 	snprintf(e->host_if, sizeof(e->host_if), "%s", s);
-	snprintf(e->name, sizeof(e->name), "e2e-%s-%d-%s", topo_tag(), (int)topo_owner(), suffix);
+	snprintf(e->name, sizeof(e->name), "e2e-%s-%d-%s", topo_tag(), (int)topo_owner(),
+		 nick ? nick : suffix);
 	snprintf(e->app, sizeof(e->app), "%s", app);
 	{
 		struct in_addr a4 = { htonl(0x0ac80000u | (uint32_t)t->subnet << 8 |
@@ -335,7 +362,6 @@ struct e2e_ep *e2e_add_ep(struct e2e *t, const char *app, bool no_server)
 	snprintf(v4p, sizeof(v4p), "%s/32", e->v4);
 	addrs[1] = e->v6;
 
-	id = e2e_identity(t, app);
 	{
 		MICROSEG_OPTS(microseg_veth_opts, vo, .host_ifname = e->host_if,
 			      .netns_path = topo_netns_path(e->ns), .addrs = addrs, .n_addrs = 2,
@@ -347,12 +373,22 @@ struct e2e_ep *e2e_add_ep(struct e2e *t, const char *app, bool no_server)
 	e->ep = ep;
 	t->n_eps++;
 	e->ifindex = if_nametoindex(e->host_if);
-	e2e_log("endpoint %s: id %u ifindex %u ns %s %s %s identity %u (%lld ms)", e->name,
+	for (size_t i = 0; i < microseg_identity_label_count(id); i++)
+		snprintf(labels + strlen(labels), sizeof(labels) - strlen(labels), "%s%s",
+			 i ? " " : "", microseg_identity_label(id, i));
+	e2e_log("endpoint %s: id %u ifindex %u ns %s %s %s identity %u {%s} (%lld ms)", e->name,
 		microseg_endpoint_id(ep), e->ifindex, e->ns, e->v4, e->v6,
-		microseg_identity_id(id), topo_now_ms() - t0);
-
-	/* What the handle reports is what we asked for. */
+		microseg_identity_id(id), labels, topo_now_ms() - t0);
 	E2E_CHECK(e->ifindex != 0, "host veth %s does not exist", e->host_if);
+	return e;
+}
+
+/* What the handle of a new endpoint reports is what e2e_add_ep() asked for. */
+static void check_new_handle(const struct e2e_ep *e, const struct microseg_identity *id)
+{
+	const struct microseg_endpoint *ep = e->ep;
+	const char *x, *y;
+
 	E2E_CHECK(microseg_endpoint_id(ep) != 0, "endpoint id 0");
 	E2E_CHECK(microseg_endpoint_ifindex(ep) == e->ifindex, "ifindex %u, want %u",
 		  microseg_endpoint_ifindex(ep), e->ifindex);
@@ -366,16 +402,21 @@ struct e2e_ep *e2e_add_ep(struct e2e *t, const char *app, bool no_server)
 		  "identity of the new endpoint");
 	E2E_CHECK(microseg_endpoint_addr_count(ep) == 2, "%zu addresses",
 		  microseg_endpoint_addr_count(ep));
-	{
-		const char *x = microseg_endpoint_addr(ep, 0), *y = microseg_endpoint_addr(ep, 1);
+	x = microseg_endpoint_addr(ep, 0);
+	y = microseg_endpoint_addr(ep, 1);
+	E2E_CHECK(x && y &&
+			  ((same_addr(x, e->v4) && same_addr(y, e->v6)) ||
+			   (same_addr(x, e->v6) && same_addr(y, e->v4))),
+		  "addresses %s %s, want %s %s", x ? x : "(null)", y ? y : "(null)", e->v4, e->v6);
+	E2E_CHECK(!strchr(x, '/') && !strchr(y, '/'), "address with a prefix: %s %s", x, y);
+}
 
-		E2E_CHECK(x && y &&
-				  ((same_addr(x, e->v4) && same_addr(y, e->v6)) ||
-				   (same_addr(x, e->v6) && same_addr(y, e->v4))),
-			  "addresses %s %s, want %s %s", x ? x : "(null)", y ? y : "(null)",
-			  e->v4, e->v6);
-		E2E_CHECK(!strchr(x, '/') && !strchr(y, '/'), "address with a prefix: %s %s", x, y);
-	}
+struct e2e_ep *e2e_add_ep(struct e2e *t, const char *app, bool no_server)
+{
+	struct microseg_identity *id = e2e_identity(t, app);
+	struct e2e_ep *e = e2e_add_ep_ex(t, NULL, app, id);
+
+	check_new_handle(e, id);
 	/* The endpoint holds its own reference. */
 	E2E_OK(t, microseg_identity_put(t->ctx, id));
 	if (!no_server)
@@ -420,8 +461,8 @@ bool e2e_udp(const struct e2e_ep *from, const char *addr)
 	int r;
 
 	snprintf(port, sizeof(port), "%d", E2E_PORT);
-	r = topo_runl(from->ns, RUN_TIMEOUT_MS, NULL, 0, python(), peer_script(), "udp-ping", addr,
-		      port, NULL);
+	r = topo_runl(from->ns, RUN_TIMEOUT_MS, NULL, 0, e2e_python(), peer_script(), "udp-ping",
+		      addr, port, NULL);
 	if (r != 0) {
 		e2e_log("  udp %s -> %s: exit %d", from->name, addr, r);
 		return false;
@@ -490,14 +531,12 @@ void e2e_peer(const char *ns, char *out, size_t outlen, int timeout_ms, const ch
 	va_list ap;
 	int n = 0, r;
 
-	argv[n++] = python();
+	argv[n++] = e2e_python();
 	argv[n++] = peer_script();
 	argv[n++] = arg;
 	va_start(ap, arg);
-	while (n < 31 && (argv[n] = va_arg(ap, const char *)) != NULL)
-		n++;
+	collect_args(argv, n, ap);
 	va_end(ap);
-	argv[n] = NULL;
 	r = topo_run(ns, timeout_ms, out, outlen, argv);
 	if (r != 0)
 		e2e_fail_at(__FILE__, __LINE__, "peer.py %s in %s exited %d", arg, ns ? ns : "host",
@@ -600,21 +639,17 @@ int e2e_tc_bpf_filters(const char *ifname, const char *dir)
 void e2e_stream_start(struct e2e_stream *s, const struct e2e_ep *from, const struct e2e_ep *to,
 		      const char *to_addr, int port, double seconds)
 {
-	char p[16], secs[16], line[64];
-	const char *sink[] = { python(), peer_script(), "tcp-sink", p, NULL };
+	char p[16], secs[16];
+	const char *sink[] = { e2e_python(), peer_script(), "tcp-sink", p, NULL };
 	/* 64 KiB every 5 ms: about 13 MB/s, enough to span every step of a test without
 	 * saturating two cores. */
-	const char *source[] = { python(), peer_script(), "tcp-source", to_addr, p, secs, "65536",
-				 "5", NULL };
-	int r;
+	const char *source[] = { e2e_python(), peer_script(), "tcp-source", to_addr, p, secs,
+				 "65536", "5", NULL };
 
 	snprintf(p, sizeof(p), "%d", port);
 	snprintf(secs, sizeof(secs), "%.2f", seconds);
 	memset(s, 0, sizeof(*s));
-	s->sink = topo_spawn(to->ns, &s->sink_fd, sink);
-	E2E_CHECK(s->sink > 0, "spawn tcp-sink");
-	r = topo_read_line(s->sink_fd, line, sizeof(line), 15000);
-	E2E_CHECK(r > 0 && !strcmp(line, "ready"), "tcp-sink in %s did not start", to->ns);
+	s->sink = e2e_spawn_ready(to->ns, sink, &s->sink_fd, "tcp-sink");
 	s->source = topo_spawn(from->ns, &s->source_fd, source);
 	E2E_CHECK(s->source > 0, "spawn tcp-source");
 }

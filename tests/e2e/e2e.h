@@ -78,6 +78,22 @@ void e2e_check_failed(const char *file, int line, const char *cond, const char *
 /* Progress line on stdout, with the time since start. */
 void e2e_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* ---- processes ---- */
+
+/* The Python interpreter the helpers run under. */
+const char *e2e_python(void);
+
+/* Runs a command (NULL-terminated arguments) in ns (NULL: host); fails the test, showing the
+ * command and its output, unless it exits 0. */
+void e2e_run_ok(const char *ns, const char *arg0, ...);
+
+/*
+ * Starts argv in the background in ns (NULL: host) and waits for its first line to be
+ * "ready"; fails the test otherwise (`what` names it in the message). Its stdout stays open
+ * in *out_fd when out_fd is not NULL. Returns the pid.
+ */
+pid_t e2e_spawn_ready(const char *ns, const char *const argv[], int *out_fd, const char *what);
+
 /* ---- setup and teardown ---- */
 
 /*
@@ -111,6 +127,15 @@ struct microseg_identity *e2e_identity(struct e2e *t, const char *app);
  * namespace unless no_server. Returns the record.
  */
 struct e2e_ep *e2e_add_ep(struct e2e *t, const char *app, bool no_server);
+
+/*
+ * What e2e_add_ep() and the policy tests' pol_add_ep() share: namespace, host link name,
+ * addresses and the endpoint as above, with identity id (the caller keeps its reference), named
+ * "e2e-<tag>-<pid>-<nick>" (nick NULL: the namespace's letter), with app in e->app. Checks
+ * only that the host link exists; starts no server.
+ */
+struct e2e_ep *e2e_add_ep_ex(struct e2e *t, const char *nick, const char *app,
+			     struct microseg_identity *id);
 
 /* Re-finds every endpoint handle by name (after a reopen). */
 void e2e_refresh_handles(struct e2e *t);

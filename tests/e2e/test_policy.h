@@ -38,12 +38,9 @@ struct e2e_ep *pol_add_ep(struct e2e *t, const char *nick, const char *app, cons
 struct microseg_identity *pol_identity(struct e2e *t, const char *app, const char *k8s_ns,
 				       const char *const *extra);
 
-/* Starts the traffic helper's servers in namespace ns (NULL: the host) under `name`. */
+/* Starts the traffic helper's servers in namespace ns (NULL: the host) under `name`.
+ * Commands for the setup: e2e_run_ok(). */
 pid_t pol_serve(const char *ns, const char *name, const char *tcp_ports, const char *udp_ports);
-
-/* Runs a command (NULL-terminated arguments) in ns (NULL: host); fails the test unless it
- * exits 0. */
-void pol_run_ok(const char *ns, const char *arg0, ...);
 
 /* The endpoint's address of a family. */
 const char *pol_addr(const struct e2e_ep *e, enum pol_fam fam);

@@ -2,9 +2,7 @@
 /* Shared pieces of the policy end-to-end tests: see test_policy.h. */
 #include "test_policy.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,12 +146,6 @@ static const char helper_py[] =
 
 static int n_failures;
 
-static const char *python(void)
-{
-	/* The distribution's interpreter: no user-level shims between us and the namespace. */
-	return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
-}
-
 void pol_mismatch(const char *fmt, ...)
 {
 	char line[1024];
@@ -176,31 +168,6 @@ void pol_finish(struct e2e *t)
 	E2E_CHECK(n_failures == 0, "%d policy check(s) failed (lines with MISMATCH above)",
 		  n_failures);
 	e2e_finish(t);
-}
-
-void pol_run_ok(const char *ns, const char *arg0, ...)
-{
-	const char *argv[32];
-	va_list ap;
-	char out[1024];
-	int n = 0, r;
-
-	argv[n++] = arg0;
-	va_start(ap, arg0);
-	while (n < 31 && (argv[n] = va_arg(ap, const char *)) != NULL)
-		n++;
-	va_end(ap);
-	argv[n] = NULL;
-	r = topo_run(ns, RUN_TIMEOUT_MS, out, sizeof(out), argv);
-	if (r != 0) {
-		char cmd[512] = "";
-
-		for (int i = 0; argv[i]; i++)
-			snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), "%s%s", i ? " " : "",
-				 argv[i]);
-		e2e_fail_at(__FILE__, __LINE__, "`%s` in %s exited %d: %s", cmd, ns ? ns : "host",
-			    r, out);
-	}
 }
 
 const char *pol_addr(const struct e2e_ep *e, enum pol_fam fam)
@@ -243,75 +210,20 @@ struct microseg_identity *pol_identity(struct e2e *t, const char *app, const cha
 
 pid_t pol_serve(const char *ns, const char *name, const char *tcp_ports, const char *udp_ports)
 {
-	const char *argv[] = { python(),  "-c", helper_py, "serve", name,
+	const char *argv[] = { e2e_python(), "-c", helper_py, "serve", name,
 			       tcp_ports ? tcp_ports : "-", udp_ports ? udp_ports : "-", NULL };
-	char line[64];
-	int fd = -1, r;
-	pid_t pid;
+	char what[64];
 
-	pid = topo_spawn(ns, &fd, argv);
-	E2E_CHECK(pid > 0, "spawn server in %s: %s", ns ? ns : "host", strerror(-pid));
-	r = topo_read_line(fd, line, sizeof(line), 15000);
-	close(fd);
-	E2E_CHECK(r > 0 && !strcmp(line, "ready"), "server %s in %s did not start (%d '%s')", name,
-		  ns ? ns : "host", r, line);
-	return pid;
+	snprintf(what, sizeof(what), "server %s", name);
+	return e2e_spawn_ready(ns, argv, NULL, what);
 }
 
 struct e2e_ep *pol_add_ep(struct e2e *t, const char *nick, const char *app, const char *k8s_ns,
 			  const char *const *extra, const char *tcp_ports, const char *udp_ports)
 {
-	int idx = t->n_eps;
-	struct e2e_ep *e = &t->eps[idx];
-	char suffix[2] = { (char)('a' + idx), 0 };
-	char v4p[INET_ADDRSTRLEN + 3];
-	const char *addrs[2] = { v4p, NULL };
-	struct microseg_identity *id;
-	struct microseg_endpoint *ep = NULL;
-	const char *s;
-	long long t0;
+	struct microseg_identity *id = pol_identity(t, app, k8s_ns, extra);
+	struct e2e_ep *e = e2e_add_ep_ex(t, nick, nick, id);
 
-	E2E_CHECK(idx < E2E_MAX_EPS, "too many endpoints");
-	memset(e, 0, sizeof(*e));
-	s = topo_netns_add(suffix);
-	E2E_CHECK(s, "netns %s: %s", suffix, strerror(errno));
-	snprintf(e->ns, sizeof(e->ns), "%s", s);
-	s = topo_ifname();
-	E2E_CHECK(s, "topo_ifname");
-	snprintf(e->host_if, sizeof(e->host_if), "%s", s);
-	snprintf(e->name, sizeof(e->name), "e2e-%s-%d-%s", topo_tag(), (int)topo_owner(), nick);
-	snprintf(e->app, sizeof(e->app), "%s", nick);
-	{
-		struct in_addr a4 = { htonl(0x0ac80000u | (uint32_t)t->subnet << 8 |
-					    (uint32_t)(idx + 1)) };
-		struct in6_addr a6 = { 0 };
-
-		a6.s6_addr[0] = 0xfd;
-		a6.s6_addr[2] = 0x02;
-		a6.s6_addr[5] = (uint8_t)t->subnet;
-		a6.s6_addr[15] = (uint8_t)(idx + 1);
-		inet_ntop(AF_INET, &a4, e->v4, sizeof(e->v4));
-		inet_ntop(AF_INET6, &a6, e->v6, sizeof(e->v6));
-	}
-	snprintf(v4p, sizeof(v4p), "%s/32", e->v4);
-	addrs[1] = e->v6;
-
-	id = pol_identity(t, app, k8s_ns, extra);
-	{
-		MICROSEG_OPTS(microseg_veth_opts, vo, .host_ifname = e->host_if,
-			      .netns_path = topo_netns_path(e->ns), .addrs = addrs, .n_addrs = 2,
-			      .identity = id, .name = e->name);
-
-		t0 = topo_now_ms();
-		E2E_OK(t, microseg_endpoint_add_veth(t->ctx, &vo, &ep));
-	}
-	e->ep = ep;
-	t->n_eps++;
-	e->ifindex = if_nametoindex(e->host_if);
-	E2E_CHECK(e->ifindex != 0, "host veth %s does not exist", e->host_if);
-	e2e_log("endpoint %s (app=%s ns=%s): ifindex %u, %s %s, identity %u (%lld ms)", e->name,
-		app, k8s_ns, e->ifindex, e->v4, e->v6, microseg_identity_id(id),
-		topo_now_ms() - t0);
 	/* The endpoint holds its own reference. */
 	E2E_OK(t, microseg_identity_put(t->ctx, id));
 	if (tcp_ports || udp_ports)
@@ -379,7 +291,7 @@ int pol_udp(const struct e2e_ep *from, const char *addr, int port, char *what, s
 	int r;
 
 	snprintf(p, sizeof(p), "%d", port);
-	r = topo_runl(from->ns, RUN_TIMEOUT_MS, out, sizeof(out), python(), "-c", helper_py,
+	r = topo_runl(from->ns, RUN_TIMEOUT_MS, out, sizeof(out), e2e_python(), "-c", helper_py,
 		      "udp-query", addr, p, POL_CONNECT_TIMEOUT, NULL);
 	if (out[0] && out[strlen(out) - 1] == '\n')
 		out[strlen(out) - 1] = '\0';
@@ -631,17 +543,12 @@ unsigned pol_line_of(const char *text, const char *needle)
 
 void pol_sink_start(struct pol_sink *s, const struct e2e_ep *to, int port, double seconds)
 {
-	char p[16], secs[16], line[64];
-	const char *argv[] = { python(), "-c", helper_py, "count-sink", p, secs, NULL };
-	int r;
+	char p[16], secs[16];
+	const char *argv[] = { e2e_python(), "-c", helper_py, "count-sink", p, secs, NULL };
 
 	snprintf(p, sizeof(p), "%d", port);
 	snprintf(secs, sizeof(secs), "%.2f", seconds);
-	s->pid = topo_spawn(to->ns, &s->fd, argv);
-	E2E_CHECK(s->pid > 0, "spawn count-sink in %s", to->ns);
-	r = topo_read_line(s->fd, line, sizeof(line), 15000);
-	E2E_CHECK(r > 0 && !strcmp(line, "ready"), "count-sink in %s did not start (%d)", to->ns,
-		  r);
+	s->pid = e2e_spawn_ready(to->ns, argv, &s->fd, "count-sink");
 }
 
 int pol_sink_finish(struct pol_sink *s, struct pol_sample *samples, int cap)
@@ -676,7 +583,8 @@ pid_t pol_source_start(const struct e2e_ep *from, const char *addr, int port, do
 		       int *out_fd)
 {
 	char p[16], secs[16];
-	const char *argv[] = { python(), "-c", helper_py, "stream-source", addr, p, secs, NULL };
+	const char *argv[] = { e2e_python(), "-c", helper_py, "stream-source", addr, p, secs,
+			       NULL };
 	pid_t pid;
 
 	snprintf(p, sizeof(p), "%d", port);

@@ -53,18 +53,18 @@ static void make_outside(struct e2e *t, struct outside *o, const struct e2e_ep *
 	snprintf(gw_pfx, sizeof(gw_pfx), "%s/32", gw);
 	snprintf(route, sizeof(route), "198.18.%d.0/24", t->subnet);
 
-	pol_run_ok(NULL, "ip", "link", "add", o->host_if, "type", "veth", "peer", "name", peer,
+	e2e_run_ok(NULL, "ip", "link", "add", o->host_if, "type", "veth", "peer", "name", peer,
 		   NULL);
-	pol_run_ok(NULL, "ip", "link", "set", peer, "netns", o->ns, NULL);
-	pol_run_ok(o->ns, "ip", "addr", "add", ok_pfx, "dev", peer, NULL);
-	pol_run_ok(o->ns, "ip", "addr", "add", bad_pfx, "dev", peer, NULL);
-	pol_run_ok(o->ns, "ip", "link", "set", peer, "up", NULL);
-	pol_run_ok(NULL, "ip", "addr", "add", gw_pfx, "dev", o->host_if, NULL);
-	pol_run_ok(NULL, "ip", "link", "set", o->host_if, "up", NULL);
-	pol_run_ok(o->ns, "ip", "route", "add", gw_pfx, "dev", peer, NULL);
-	pol_run_ok(o->ns, "ip", "route", "add", "default", "via", gw, "dev", peer, NULL);
+	e2e_run_ok(NULL, "ip", "link", "set", peer, "netns", o->ns, NULL);
+	e2e_run_ok(o->ns, "ip", "addr", "add", ok_pfx, "dev", peer, NULL);
+	e2e_run_ok(o->ns, "ip", "addr", "add", bad_pfx, "dev", peer, NULL);
+	e2e_run_ok(o->ns, "ip", "link", "set", peer, "up", NULL);
+	e2e_run_ok(NULL, "ip", "addr", "add", gw_pfx, "dev", o->host_if, NULL);
+	e2e_run_ok(NULL, "ip", "link", "set", o->host_if, "up", NULL);
+	e2e_run_ok(o->ns, "ip", "route", "add", gw_pfx, "dev", peer, NULL);
+	e2e_run_ok(o->ns, "ip", "route", "add", "default", "via", gw, "dev", peer, NULL);
 	/* Goes away with the link at teardown. */
-	pol_run_ok(NULL, "ip", "route", "add", route, "dev", o->host_if, NULL);
+	e2e_run_ok(NULL, "ip", "route", "add", route, "dev", o->host_if, NULL);
 	set_forwarding(o->host_if);
 	set_forwarding(via->host_if);
 	pol_serve(o->ns, "outside", "80", NULL);

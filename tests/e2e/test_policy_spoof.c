@@ -18,9 +18,9 @@ static void spoof(struct e2e *t, const struct e2e_ep *fe, const struct e2e_ep *b
 
 	snprintf(pfx, sizeof(pfx), "%s/%d", pol_addr(fe, fam), fam == POL_V6 ? 128 : 32);
 	if (fam == POL_V6)
-		pol_run_ok(ot->ns, "ip", "-6", "addr", "add", pfx, "dev", "eth0", "nodad", NULL);
+		e2e_run_ok(ot->ns, "ip", "-6", "addr", "add", pfx, "dev", "eth0", "nodad", NULL);
 	else
-		pol_run_ok(ot->ns, "ip", "addr", "add", pfx, "dev", "eth0", NULL);
+		e2e_run_ok(ot->ns, "ip", "addr", "add", pfx, "dev", "eth0", NULL);
 	e2e_log("%s now also holds %s", ot->name, pfx);
 
 	s0 = pol_drops(t, ot, MICROSEG_DIR_EGRESS, MICROSEG_DROP_SPOOFED_SOURCE);
