@@ -485,11 +485,13 @@ int ms_dp_table_create(struct microseg_ctx *ctx, const void *entries, size_t n, 
 	nl = n - ne;
 	if (!err && (lpm = table_map(BPF_MAP_TYPE_LPM_TRIE, ctx->dp.meta.max_policy_entries)) < 0)
 		err = -errno;
-	if (!err && ne && (exact = table_map(BPF_MAP_TYPE_HASH, ctx->dp.meta.max_policy_entries)) < 0)
+	/* Always a hash, maybe empty: slots are only ever replaced, never cleared (clearing an
+	 * array-of-maps slot has no batch form and costs an RCU grace period per slot). */
+	if (!err && (exact = table_map(BPF_MAP_TYPE_HASH, ctx->dp.meta.max_policy_entries)) < 0)
 		err = -errno;
 	if (!err)
 		err = fill_table(lpm, keys + ne, vals + ne, nl);
-	if (!err && ne)
+	if (!err)
 		err = fill_table(exact, keys, vals, ne);
 	free(keys);
 	free(vals);

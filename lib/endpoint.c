@@ -285,8 +285,7 @@ static int endpoint_add_locked(struct microseg_ctx *ctx, const struct ep_spec *s
 			datapath_remove(ctx, ep, ep->naddrs);
 	}
 	if (err) {
-		ms_policy_endpoint_gone(ctx, ep->ep_id);
-		free_endpoint(ctx, ep);
+			free_endpoint(ctx, ep);
 		return err;
 	}
 	ms_identity_ref(ep->identity);
@@ -436,7 +435,6 @@ MICROSEG_API int microseg_endpoint_remove(struct microseg_ctx *ctx, struct micro
 			err = lerr;
 	}
 	ms_log(ctx, MICROSEG_LOG_INFO, "endpoint %u removed from %s", e->ep_id, e->ifname);
-	ms_policy_endpoint_gone(ctx, e->ep_id);
 	ms_identity_unref(ctx, e->identity);
 	free_endpoint(ctx, e);
 	/* Peers' tables may name an identity nobody holds any more. */
@@ -766,7 +764,6 @@ int ms_endpoints_reconcile(struct microseg_ctx *ctx)
 static void detach_one(struct microseg_ctx *ctx, struct microseg_endpoint *ep)
 {
 	datapath_remove(ctx, ep, ep->naddrs);
-	ms_policy_endpoint_gone(ctx, ep->ep_id);
 	ms_identity_unref(ctx, ep->identity);
 	free_endpoint(ctx, ep);
 }

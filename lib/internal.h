@@ -129,8 +129,8 @@ int ms_dp_ipcache_del(struct microseg_ctx *ctx, const struct ms_addr *a);
 int ms_dp_stats_reset(struct microseg_ctx *ctx, uint32_t ep_id);
 int ms_dp_stats_read(struct microseg_ctx *ctx, uint32_t ep_id, struct ms_ep_stats *sum);
 /* Policy tables (LPM tries shaped like the inner-map template), slots, revision. */
-/* Creates a table's maps: the LPM trie (every entry that is not a single port) and, if there
- * are single-port entries, their hash (*fd_exact, else -1). */
+/* Creates a table's maps: the LPM trie (every entry that is not a single port) and the hash
+ * of its single-port entries (maybe empty). */
 int ms_dp_table_create(struct microseg_ctx *ctx, const void *entries, size_t n, int *fd_lpm, int *fd_exact);
 /* Writes slots of one outer map (exact: ms_policy_exact, else ms_policy); fd -1 clears. */
 int ms_dp_policy_slots_write(struct microseg_ctx *ctx, bool exact, const uint32_t *keys, const int *fds, uint32_t n);

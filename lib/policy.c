@@ -74,6 +74,8 @@ void ms_policy_free(struct microseg_ctx *ctx)
 		doc_free(pol->docs[i]);
 	free(pol->docs);
 	free(pol->cidrs); /* identities are freed with the registry */
+	if (pol->open_table)
+		ms_table_put(ctx, pol->open_table);
 	ms_hmap_free(&pol->rules_by_ptr);
 	/* Tables left (none, once every slot is put) would leak fds: close them all. */
 	struct ms_hmap *m = &pol->tables;
@@ -215,23 +217,39 @@ static void cidrs_release(struct microseg_ctx *ctx, struct ms_cidr_ident *old, s
 
 /* ---- compile + publish ---- */
 
-/* Makes one half of the slots hold `want` (NULL: no table), writing only what differs: the
- * LPM tables into ms_policy, their single-port hashes into ms_policy_exact. */
+/* A slot holds what `want` asks: the same table, or for "open" nothing or the open table. */
+static bool slot_is(const struct ms_policy *pol, const struct ms_table *slot, const struct ms_table *want)
+{
+	return slot == want || (!want && slot == pol->open_table);
+}
+
+/*
+ * Makes one half of the slots hold `want` (NULL: open), writing only what differs: LPM tables
+ * into ms_policy, their single-port hashes into ms_policy_exact, each in one batch. A slot is
+ * never cleared: one that held a table and becomes open gets the shared open table, so every
+ * write is an update (clearing has no batch form and costs a grace period per slot).
+ */
 static int write_half(struct microseg_ctx *ctx, uint32_t half, struct ms_table **want, uint32_t max)
 {
 	struct ms_policy *pol = ctx->pol;
 	uint32_t *keys = malloc(max * sizeof(*keys));
 	int *fds = malloc(max * sizeof(*fds)), *fds_exact = malloc(max * sizeof(*fds_exact));
 	uint32_t *eps = malloc(max * sizeof(*eps));
+	struct ms_table **put = malloc(max * sizeof(*put));
 	uint32_t n = 0;
-	int err = keys && fds && fds_exact && eps ? 0 : -ENOMEM;
+	int err = keys && fds && fds_exact && eps && put ? 0 : -ENOMEM;
 	for (uint32_t ep = 1; ep < max && !err; ep++) {
-		if (pol->slot[half][ep] == want[ep])
+		struct ms_table *w = want[ep];
+		if (slot_is(pol, pol->slot[half][ep], w) || (!w && !pol->slot[half][ep]))
 			continue;
+		if (!w && !pol->open_table && (err = ms_policy_open_table(ctx, &pol->open_table)))
+			break;
+		put[n] = w ? w : pol->open_table;
 		eps[n] = ep;
 		keys[n] = half * max + ep;
-		fds[n] = want[ep] ? want[ep]->fd : -1;
-		fds_exact[n++] = want[ep] ? want[ep]->fd_exact : -1;
+		fds[n] = put[n]->fd;
+		fds_exact[n] = put[n]->fd_exact;
+		n++;
 	}
 	/* Both maps of the idle half; the flip that follows makes them live together. */
 	if (!err && n && !ms_ctx_offline(ctx))
@@ -241,14 +259,14 @@ static int write_half(struct microseg_ctx *ctx, uint32_t half, struct ms_table *
 	for (uint32_t i = 0; i < n && !err; i++) {
 		struct ms_table **slot = &pol->slot[half][eps[i]];
 		put_slot(ctx, slot);
-		if (want[eps[i]])
-			want[eps[i]]->refs++;
-		*slot = want[eps[i]];
+		put[i]->refs++;
+		*slot = put[i];
 	}
 	free(keys);
 	free(fds);
 	free(fds_exact);
 	free(eps);
+	free(put);
 	return err;
 }
 
@@ -381,7 +399,7 @@ static int sync_view(struct microseg_ctx *ctx, const struct ms_rule_view *view, 
 		goto undo;
 	bool changed = false, any_table = false;
 	for (uint32_t ep = 1; ep < max; ep++) {
-		changed |= pol->slot[live][ep] != want[ep];
+		changed |= !slot_is(pol, pol->slot[live][ep], want[ep]) && (want[ep] || pol->slot[live][ep]);
 		any_table |= want[ep] != NULL;
 	}
 	if (changed || n_cidrs != old_n || (force_flip && any_table)) {
@@ -424,25 +442,6 @@ int ms_policy_sync(struct microseg_ctx *ctx)
 	err = sync_view(ctx, &v, true);
 	free(v.rules);
 	return err;
-}
-
-void ms_policy_endpoint_gone(struct microseg_ctx *ctx, uint32_t ep_id)
-{
-	struct ms_policy *pol = ctx->pol;
-	if (!pol || ep_id >= ctx->eps.max)
-		return;
-	uint32_t keys[2], n = 0;
-	int fds[2] = { -1, -1 };
-	for (uint32_t h = 0; h < 2; h++)
-		if (pol->slot[h][ep_id])
-			keys[n++] = h * ctx->eps.max + ep_id;
-	if (n && !ms_ctx_offline(ctx)) {
-		/* One batch per map for both halves. */
-		ms_dp_policy_slots_write(ctx, true, keys, fds, n);
-		ms_dp_policy_slots_write(ctx, false, keys, fds, n);
-	}
-	for (uint32_t h = 0; h < 2; h++)
-		put_slot(ctx, &pol->slot[h][ep_id]);
 }
 
 int ms_policy_sync_commit(struct microseg_ctx *ctx)

@@ -399,6 +399,18 @@ int ms_policy_compile_identity(struct microseg_ctx *ctx, const struct ms_rule_vi
 	return err;
 }
 
+int ms_policy_open_table(struct microseg_ctx *ctx, struct ms_table **out)
+{
+	struct entries es = { 0 };
+	int err = emit(&es, MS_POLICY_ANY_ID, MS_DIR_INGRESS, 0, 0, 0, MS_POLICY_ALLOW, 0);
+	if (!err)
+		err = emit(&es, MS_POLICY_ANY_ID, MS_DIR_EGRESS, 0, 0, 0, MS_POLICY_ALLOW, 0);
+	if (!err)
+		err = intern(ctx, &es, out);
+	free(es.v);
+	return err;
+}
+
 const struct ms_policy_value *ms_table_lookup(const struct ms_table *t, uint32_t identity, uint8_t dir,
 					      uint8_t proto, uint16_t port)
 {

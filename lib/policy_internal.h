@@ -83,7 +83,7 @@ struct ms_table {
 	struct ms_policy_entry *entries; /* sorted */
 	size_t n;
 	int fd;        /* kernel LPM map, -1 without datapath */
-	int fd_exact;  /* kernel hash of the single-port entries, -1 if none */
+	int fd_exact;  /* kernel hash of the single-port entries, -1 without datapath */
 	uint32_t refs; /* slots and identities using it */
 	struct ms_hnode node;
 };
@@ -93,6 +93,8 @@ struct ms_rule_view {
 	struct microseg_rule **rules;
 	size_t n;
 };
+/* The table of an endpoint no rule selects (open both ways), interned (refs + 1). */
+int ms_policy_open_table(struct microseg_ctx *ctx, struct ms_table **out);
 /* Compiles the table for one endpoint identity. *out is NULL when no rule selects the identity
  * in any direction (the endpoint is open). Tables are interned in ctx->pol.tables (refs + 1). */
 int ms_policy_compile_identity(struct microseg_ctx *ctx, const struct ms_rule_view *view,
@@ -133,6 +135,7 @@ struct ms_policy {
 	uint32_t rev;         /* current ms_config.policy_rev */
 	struct ms_hmap tables;
 	struct ms_table **slot[2]; /* per half, per ep_id: table in the kernel slot */
+	struct ms_table *open_table; /* "no rule selects it", for slots that held a table */
 	struct ms_cidr_ident *cidrs;
 	size_t n_cidrs;
 	uint64_t compiles;    /* statistics, for tests and benchmarks */
@@ -143,8 +146,9 @@ void ms_policy_free(struct microseg_ctx *ctx);
 /* Recompiles every endpoint's table from the live rules and publishes the result (one flip).
  * Called after commits and after endpoint/identity changes. */
 int ms_policy_sync(struct microseg_ctx *ctx);
-/* Clears an endpoint's slots (both halves); called when it is removed. */
-void ms_policy_endpoint_gone(struct microseg_ctx *ctx, uint32_t ep_id);
+/* A removed endpoint's slots are left as they are: no packet reaches them (its ifindex is
+ * gone from the endpoint map), and the next endpoint given its id has its slots written
+ * before its programs are attached. That saves two RCU grace periods per removal. */
 /* Compiles and publishes the committed view (LIVE + PENDING_ADD) of an open transaction. */
 int ms_policy_sync_commit(struct microseg_ctx *ctx);
 

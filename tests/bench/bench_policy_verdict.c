@@ -92,7 +92,24 @@ static int test_run(int prog_fd, uint32_t ifindex, struct pb *p, int len, uint32
 	return 0;
 }
 
-/* Entries of the table the datapath uses for ep_id now: the live half of ms_policy. */
+/* Entries of one inner map. */
+static long count_inner(uint32_t inner_id)
+{
+	int t = bpf_map_get_fd_by_id(inner_id);
+	if (t < 0)
+		return -1;
+	struct ms_policy_key k, next;
+	long n = 0;
+	for (void *prev = NULL; !bpf_map_get_next_key(t, prev, &next); prev = &k) {
+		k = next;
+		n++;
+	}
+	close(t);
+	return n;
+}
+
+/* Entries of the table the datapath uses for ep_id now: the live half of ms_policy (LPM trie)
+ * plus the same slot of ms_policy_exact (its single-port entries). */
 static long count_table(struct verdict *v, uint32_t ep_id)
 {
 	char path[192];
@@ -107,23 +124,22 @@ static long count_table(struct verdict *v, uint32_t ep_id)
 	int cfg_fd = bpf_obj_get(path);
 	snprintf(path, sizeof(path), "%s/%s", v->pins, MS_MAP_POLICY);
 	int pol_fd = bpf_obj_get(path);
+	snprintf(path, sizeof(path), "%s/%s", v->pins, MS_MAP_POLICY_EXACT);
+	int exact_fd = bpf_obj_get(path);
 	if (meta_fd < 0 || cfg_fd < 0 || pol_fd < 0 || bpf_map_lookup_elem(meta_fd, &zero, &meta) ||
 	    bpf_map_lookup_elem(cfg_fd, &zero, &cfg))
 		goto out;
 	key = (cfg.policy_rev & 1) * meta.max_endpoints + ep_id;
 	if (bpf_map_lookup_elem(pol_fd, &key, &inner_id))
 		goto out;
-	int t = bpf_map_get_fd_by_id(inner_id);
-	if (t < 0)
-		goto out;
-	struct ms_policy_key k, next;
-	n = 0;
-	for (void *prev = NULL; !bpf_map_get_next_key(t, prev, &next); prev = &k) {
-		k = next;
-		n++;
+	n = count_inner(inner_id);
+	if (n >= 0 && exact_fd >= 0 && !bpf_map_lookup_elem(exact_fd, &key, &inner_id)) {
+		long e = count_inner(inner_id);
+		n = e < 0 ? -1 : n + e;
 	}
-	close(t);
 out:
+	if (exact_fd >= 0)
+		close(exact_fd);
 	if (meta_fd >= 0)
 		close(meta_fd);
 	if (cfg_fd >= 0)
