@@ -285,7 +285,13 @@ static int endpoint_add_locked(struct microseg_ctx *ctx, const struct ep_spec *s
 			datapath_remove(ctx, ep, ep->naddrs);
 	}
 	if (err) {
-			free_endpoint(ctx, ep);
+		free_endpoint(ctx, ep);
+		/* The failed endpoint's identity may have reached peers' tables: publish them
+		 * without it (keeping the error that explains the failure). */
+		char saved[sizeof(ctx->last_error)];
+		memcpy(saved, ctx->last_error, sizeof(saved));
+		ms_policy_sync(ctx);
+		memcpy(ctx->last_error, saved, sizeof(saved));
 		return err;
 	}
 	ms_identity_ref(ep->identity);
