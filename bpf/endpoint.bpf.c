@@ -9,9 +9,10 @@
  * From the container: endpoint -> parse -> anti-spoofing -> connection tracking -> (new
  * connection: egress policy, connection created) -> redirect to a local endpoint or pass to
  * the host stack -> count. To the container: endpoint -> parse -> connection tracking -> (new
- * connection: ingress policy) -> count. A packet between two local endpoints is judged twice,
- * by the sender's egress and the receiver's ingress policy, each with its own connection
- * entry, as two hosts would.
+ * connection: ingress policy) -> count. A new connection and every drop are also reported as
+ * events. A packet between two local endpoints is judged twice, by the sender's egress and
+ * the receiver's ingress policy, each with its own connection entry (and its own event), as
+ * two hosts would.
  */
 #include "lib/common.h"
 #include "lib/maps.h"
@@ -22,40 +23,59 @@
 #include "lib/ct.h"
 #include "lib/policy.h"
 #include "lib/metrics.h"
+#include "lib/events.h"
 #include "lib/forward.h"
 
 /*
- * The verdict of the endpoint's policy for direction dir, peer_id being the identity of the
- * other side: a packet of a live connection passes on connection tracking alone (re-judged
- * only if the policy revision changed); any other packet is looked up in the policy, and, if
- * allowed, may open a connection whose replies then pass. MS_DROP_NONE or a drop reason.
+ * The verdict of the endpoint's policy for the packet, f->peer_identity being the identity of
+ * the other side: a packet of a live connection passes on connection tracking alone
+ * (re-judged only if the policy revision changed); any other packet is looked up in the
+ * policy, and, if allowed, may open a connection whose replies then pass. A connection is
+ * reported (FLOW_NEW) once, by its first packet. MS_DROP_NONE or a drop reason; f->rule_id
+ * gets the deciding rule.
  */
-static __always_inline __u32 ms_enforce(struct __sk_buff *skb, __u32 ep_id, __u8 dir,
-					__u32 peer_id, const struct ms_pkt *pkt)
+static __always_inline __u32 ms_enforce(struct __sk_buff *skb, const struct ms_pkt *pkt,
+					struct ms_flow *f)
 {
 	struct ms_policy_query q;
-	__u32 rev, reason, rule_id;
+	__u32 rev, reason;
 	struct ms_ct ct;
 	__u64 now;
 
 	now = bpf_ktime_get_ns();
 	rev = ms_policy_rev();
 
-	if (ms_ct_lookup(skb, pkt, dir, now, &ct)) {
-		reason = ms_policy_conn(ep_id, rev, &ct);
-		if (reason == MS_DROP_NONE)
-			ms_ct_refresh(&ct, pkt, skb->len, now);
-		return reason;
+	if (ms_ct_lookup(skb, pkt, f->dir, now, &ct)) {
+		reason = ms_policy_conn(f->ep_id, rev, &ct, &f->rule_id);
+		if (reason != MS_DROP_NONE)
+			return reason;
+		if (ms_ct_refresh(&ct, pkt, skb->len, now))
+			ms_event_flow_new(skb, pkt, f);
+		return MS_DROP_NONE;
 	}
 
-	ms_policy_query_pkt(&q, dir, peer_id, pkt);
-	reason = ms_policy_decide(ep_id, rev, &q, &rule_id);
+	ms_policy_query_pkt(&q, f->dir, f->peer_identity, pkt);
+	reason = ms_policy_decide(f->ep_id, rev, &q, &f->rule_id);
 	if (reason != MS_DROP_NONE)
 		return reason;
-	if (ms_ct_opens(&ct, pkt) &&
-	    ms_ct_create(&ct, pkt, rev, rule_id, peer_id, skb->len, now) != 0)
+	if (!ms_ct_opens(&ct, pkt))
+		return MS_DROP_NONE;
+	if (ms_ct_create(&ct, pkt, rev, f->rule_id, f->peer_identity, skb->len, now) != 0)
 		return MS_DROP_CT_FULL;
+	ms_event_flow_new(skb, pkt, f);
 	return MS_DROP_NONE;
+}
+
+/* Every drop goes through here: counted, and reported. A drop names a rule only when a deny
+ * rule decided it. */
+static __always_inline int ms_drop(struct __sk_buff *skb, const struct ms_pkt *pkt,
+				   struct ms_flow *f, __u32 reason)
+{
+	if (reason != MS_DROP_POLICY_DENY)
+		f->rule_id = 0;
+	ms_count_drop(f->ep_id, f->dir, reason, skb->len);
+	ms_event_drop(skb, pkt, f, reason);
+	return TC_ACT_SHOT;
 }
 
 /*
@@ -68,48 +88,50 @@ int ms_from_container(struct __sk_buff *skb)
 {
 	const struct ms_endpoint_info *ep;
 	const struct ms_ipcache_value *dst;
+	struct ms_flow f;
 	struct ms_pkt pkt;
-	__u32 ep_id, reason;
+	__u32 reason;
 	int ret;
 
 	ep = ms_endpoint_lookup(skb->ingress_ifindex);
 	if (!ep)
 		return TC_ACT_OK;
-	ep_id = ep->ep_id;
+	ms_flow_init(&f, ep, skb->ingress_ifindex, MS_DIR_EGRESS);
 
 	ret = ms_parse(skb, &pkt);
 	if (ret == MS_PARSE_OTHER)
 		return TC_ACT_OK;
 	if (ret != MS_PARSE_IP)
-		return ms_drop(skb, ep_id, MS_DIR_EGRESS, MS_DROP_INVALID);
+		return ms_drop(skb, &pkt, &f, MS_DROP_INVALID);
 
 	/* Before anything else looks at the addresses: the source decides the identity. */
 	ret = ms_spoof_check(skb, ep, &pkt);
 	if (ret == MS_SPOOF_BAD)
-		return ms_drop(skb, ep_id, MS_DIR_EGRESS, MS_DROP_SPOOFED_SOURCE);
+		return ms_drop(skb, &pkt, &f, MS_DROP_SPOOFED_SOURCE);
 	if (ret == MS_SPOOF_LINK_LOCAL) {
-		ms_count_fwd(ep_id, MS_DIR_EGRESS, skb->len);
+		ms_count_fwd(f.ep_id, MS_DIR_EGRESS, skb->len);
 		return TC_ACT_OK;
 	}
 
 	dst = ms_ipcache_lookup(pkt.family, pkt.daddr);
+	f.peer_identity = ms_ipcache_identity(dst);
 
-	reason = ms_enforce(skb, ep_id, MS_DIR_EGRESS, ms_ipcache_identity(dst), &pkt);
+	reason = ms_enforce(skb, &pkt, &f);
 	if (reason != MS_DROP_NONE)
-		return ms_drop(skb, ep_id, MS_DIR_EGRESS, reason);
+		return ms_drop(skb, &pkt, &f, reason);
 
 	if (ms_ipcache_is_local_ep(dst)) {
 		/* Counted as forwarded only once the redirect is accepted: each packet lands in
 		 * exactly one counter. */
 		ret = ms_redirect_local(dst->ifindex);
 		if (ret != TC_ACT_REDIRECT)
-			return ms_drop(skb, ep_id, MS_DIR_EGRESS, MS_DROP_REDIRECT_FAIL);
-		ms_count_fwd(ep_id, MS_DIR_EGRESS, skb->len);
+			return ms_drop(skb, &pkt, &f, MS_DROP_REDIRECT_FAIL);
+		ms_count_fwd(f.ep_id, MS_DIR_EGRESS, skb->len);
 		return TC_ACT_REDIRECT;
 	}
 
 	/* The host itself or the world: the host stack routes it. */
-	ms_count_fwd(ep_id, MS_DIR_EGRESS, skb->len);
+	ms_count_fwd(f.ep_id, MS_DIR_EGRESS, skb->len);
 	return TC_ACT_OK;
 }
 
@@ -118,8 +140,9 @@ int ms_to_container(struct __sk_buff *skb)
 {
 	const struct ms_endpoint_info *ep;
 	const struct ms_ipcache_value *src;
+	struct ms_flow f;
 	struct ms_pkt pkt;
-	__u32 ep_id, reason;
+	__u32 reason;
 	int ret;
 
 	/* At TC egress ingress_ifindex is where the packet entered the host (or 0): the
@@ -127,28 +150,29 @@ int ms_to_container(struct __sk_buff *skb)
 	ep = ms_endpoint_lookup(skb->ifindex);
 	if (!ep)
 		return TC_ACT_OK;
-	ep_id = ep->ep_id;
+	ms_flow_init(&f, ep, skb->ifindex, MS_DIR_INGRESS);
 
 	ret = ms_parse(skb, &pkt);
 	if (ret == MS_PARSE_OTHER)
 		return TC_ACT_OK;
 	if (ret != MS_PARSE_IP)
-		return ms_drop(skb, ep_id, MS_DIR_INGRESS, MS_DROP_INVALID);
+		return ms_drop(skb, &pkt, &f, MS_DROP_INVALID);
 
 	/* The host's neighbour and router discovery must reach the container whatever its
 	 * ingress policy says (the container's default route is a link-local gateway). */
 	if (ms_is_link_local_control(&pkt) || ms_is_link_scoped_control(&pkt)) {
-		ms_count_fwd(ep_id, MS_DIR_INGRESS, skb->len);
+		ms_count_fwd(f.ep_id, MS_DIR_INGRESS, skb->len);
 		return TC_ACT_OK;
 	}
 
 	src = ms_ipcache_lookup(pkt.family, pkt.saddr);
+	f.peer_identity = ms_ipcache_identity(src);
 
-	reason = ms_enforce(skb, ep_id, MS_DIR_INGRESS, ms_ipcache_identity(src), &pkt);
+	reason = ms_enforce(skb, &pkt, &f);
 	if (reason != MS_DROP_NONE)
-		return ms_drop(skb, ep_id, MS_DIR_INGRESS, reason);
+		return ms_drop(skb, &pkt, &f, reason);
 
-	ms_count_fwd(ep_id, MS_DIR_INGRESS, skb->len);
+	ms_count_fwd(f.ep_id, MS_DIR_INGRESS, skb->len);
 	return TC_ACT_OK;
 }
 

@@ -50,6 +50,7 @@ static int early_err(const struct microseg_ctx_opts *opts, int err, const char *
 
 static void ctx_free(struct microseg_ctx *ctx)
 {
+	ms_events_free(ctx);
 	ms_policy_free(ctx);
 	ms_endpoints_free(ctx);
 	ms_identities_free(ctx);
@@ -62,7 +63,8 @@ static void ctx_free(struct microseg_ctx *ctx)
 /* Brings a context to life: lock the instance, load or reopen its datapath, restore. */
 static int ctx_start(struct microseg_ctx *ctx, const struct ms_capacity *cap)
 {
-	int err = ms_state_open(ctx);
+	/* A read-only context takes no lock: it must not stand in the manager's way. */
+	int err = ms_ctx_read_only(ctx) ? 0 : ms_state_open(ctx);
 	if (err)
 		return err;
 	bool restored = false;
@@ -81,11 +83,13 @@ static int ctx_start(struct microseg_ctx *ctx, const struct ms_capacity *cap)
 		if (!err)
 			err = ms_policy_restore(ctx);
 		ms_state_restore_done(ctx);
-		if (!err)
+		if (!err && !ms_ctx_read_only(ctx))
 			err = ms_endpoints_reconcile(ctx);
 		if (err)
 			return err;
 	}
+	if (ms_ctx_read_only(ctx))
+		return 0;
 	err = ms_host_addrs_sync(ctx);
 	if (err)
 		ms_log(ctx, MICROSEG_LOG_WARN, "could not record host addresses: %s", microseg_strerror(err));
@@ -101,8 +105,10 @@ MICROSEG_API int microseg_ctx_open(const struct microseg_ctx_opts *opts, struct 
 	if (!MS_OPTS_OK(opts, struct microseg_ctx_opts))
 		return early_err(opts, -EINVAL, "microseg_ctx_open: opts->sz is wrong or unknown fields are set");
 	uint32_t flags = MS_OPT(opts, flags, 0);
-	if (flags & ~MICROSEG_CTX_F_NO_DATAPATH)
+	if (flags & ~(MICROSEG_CTX_F_NO_DATAPATH | MICROSEG_CTX_F_READ_ONLY))
 		return early_err(opts, -EINVAL, "microseg_ctx_open: unknown flags");
+	if ((flags & MICROSEG_CTX_F_NO_DATAPATH) && (flags & MICROSEG_CTX_F_READ_ONLY))
+		return early_err(opts, -EINVAL, "microseg_ctx_open: READ_ONLY needs a datapath to look at");
 	const char *instance = MS_OPT(opts, instance, NULL);
 	if (!instance)
 		instance = "default";
@@ -191,6 +197,7 @@ MICROSEG_API int microseg_ctx_purge(struct microseg_ctx *ctx)
 	if (!ctx)
 		return -EINVAL;
 	MS_LOCK(ctx);
+	MS_REFUSE_READ_ONLY(ctx, "purge");
 	int err = 0;
 	if (!ms_ctx_offline(ctx) && !ctx->purged) {
 		ms_endpoints_detach_all(ctx);

@@ -24,10 +24,6 @@
 #define ENOTSUPP 524 /* kernel-internal, seen by userspace from some map ops */
 #endif
 
-/* Our TC filters sit at a fixed handle and priority so they can live next to other users'
- * filters and be found again by a reopened context. */
-#define MS_TC_HANDLE 0x4d53
-#define MS_TC_PRIORITY 0x4d53
 
 static const char *const map_names[MS_M__COUNT] = {
 	[MS_M_META] = MS_MAP_META,
@@ -38,6 +34,8 @@ static const char *const map_names[MS_M__COUNT] = {
 	[MS_M_POLICY] = MS_MAP_POLICY,
 	[MS_M_POLICY_EXACT] = MS_MAP_POLICY_EXACT,
 	[MS_M_CT] = MS_MAP_CT,
+	[MS_M_EVENTS] = MS_MAP_EVENTS,
+	[MS_M_EVENT_STATE] = MS_MAP_EVENT_STATE,
 };
 static const char *const prog_names[MS_P__COUNT] = {
 	[MS_P_FROM_CONTAINER] = MS_PROG_FROM_CONTAINER,
@@ -200,6 +198,8 @@ static int load_and_pin(struct microseg_ctx *ctx, const struct ms_capacity *cap)
 		[MS_M_POLICY] = skel->maps.ms_policy,
 		[MS_M_POLICY_EXACT] = skel->maps.ms_policy_exact,
 		[MS_M_CT] = skel->maps.ms_ct,
+		[MS_M_EVENTS] = skel->maps.ms_events,
+		[MS_M_EVENT_STATE] = skel->maps.ms_event_state,
 	};
 	struct bpf_program *progs[MS_P__COUNT] = {
 		[MS_P_FROM_CONTAINER] = skel->progs.ms_from_container,
@@ -234,6 +234,11 @@ static int load_and_pin(struct microseg_ctx *ctx, const struct ms_capacity *cap)
 		err = ms_err(ctx, -errno, "cannot write instance metadata");
 		goto out;
 	}
+	/* Events are on by default, rate limited: visibility should not need a restart. */
+	struct ms_config cfg = { .flags = MS_CFG_F_EVENTS, .event_rate = MS_DEFAULT_EVENT_RATE,
+				 .event_burst = MS_DEFAULT_EVENT_BURST };
+	if ((err = ms_dp_config_set(ctx, &cfg)))
+		goto out;
 	/* Pin meta last: its pin marks a complete instance. */
 	for (int i = MS_M__COUNT - 1; i >= 0; i--) {
 		if (i == MS_M_META)
@@ -290,6 +295,8 @@ int ms_datapath_open(struct microseg_ctx *ctx, const struct ms_capacity *cap, bo
 	if (access(path, F_OK) == 0) {
 		err = reopen_pinned(ctx);
 		*restored = true;
+	} else if (ms_ctx_read_only(ctx)) {
+		return ms_err(ctx, -ENOENT, "instance %s does not exist (no %s)", ctx->instance, path);
 	} else {
 		/* No meta pin: nothing, or the leftovers of a creation that died half-way. */
 		unlink_pins(ctx);
@@ -550,21 +557,38 @@ bool ms_dp_policy_slot_used(struct microseg_ctx *ctx, uint32_t key)
 	       !bpf_map_lookup_elem(ctx->dp.map_fd[MS_M_POLICY_EXACT], &key, &id);
 }
 
-int ms_dp_config_set_rev(struct microseg_ctx *ctx, uint32_t rev)
+int ms_dp_config_get(struct microseg_ctx *ctx, struct ms_config *c)
 {
 	uint32_t zero = 0;
-	struct ms_config c = { .policy_rev = rev };
-	if (bpf_map_update_elem(ctx->dp.map_fd[MS_M_CONFIG], &zero, &c, BPF_ANY))
-		return ms_err(ctx, -errno, "cannot publish policy revision %u", rev);
+	if (bpf_map_lookup_elem(ctx->dp.map_fd[MS_M_CONFIG], &zero, c))
+		return ms_err(ctx, -errno, "cannot read the datapath configuration");
 	return 0;
+}
+
+int ms_dp_config_set(struct microseg_ctx *ctx, const struct ms_config *c)
+{
+	uint32_t zero = 0;
+	if (bpf_map_update_elem(ctx->dp.map_fd[MS_M_CONFIG], &zero, c, BPF_ANY))
+		return ms_err(ctx, -errno, "cannot write the datapath configuration");
+	return 0;
+}
+
+/* Only this process writes ms_config (the instance lock), so read-modify-write is safe. */
+int ms_dp_config_set_rev(struct microseg_ctx *ctx, uint32_t rev)
+{
+	struct ms_config c;
+	int err = ms_dp_config_get(ctx, &c);
+	if (err)
+		return err;
+	c.policy_rev = rev;
+	return ms_dp_config_set(ctx, &c);
 }
 
 int ms_dp_config_get_rev(struct microseg_ctx *ctx, uint32_t *rev)
 {
-	uint32_t zero = 0;
 	struct ms_config c;
-	if (bpf_map_lookup_elem(ctx->dp.map_fd[MS_M_CONFIG], &zero, &c))
-		return ms_err(ctx, -errno, "cannot read the policy revision");
-	*rev = c.policy_rev;
-	return 0;
+	int err = ms_dp_config_get(ctx, &c);
+	if (!err)
+		*rev = c.policy_rev;
+	return err;
 }

@@ -105,3 +105,17 @@ int ms_list_out(void *all, size_t k, size_t esize, int (*cmp)(const void *, cons
 	*count = k;
 	return cap < k ? -ENOSPC : 0;
 }
+
+MICROSEG_API const char *microseg_drop_reason_name(uint32_t reason)
+{
+	switch (reason) {
+	case MS_DROP_INVALID: return "invalid";
+	case MS_DROP_UNKNOWN_L3: return "unknown_l3";
+	case MS_DROP_POLICY: return "policy";
+	case MS_DROP_POLICY_DENY: return "policy_deny";
+	case MS_DROP_SPOOFED_SOURCE: return "spoofed_source";
+	case MS_DROP_CT_FULL: return "ct_full";
+	case MS_DROP_REDIRECT_FAIL: return "redirect_fail";
+	default: return "other";
+	}
+}

@@ -307,6 +307,7 @@ MICROSEG_API int microseg_endpoint_add(struct microseg_ctx *ctx, const struct mi
 	if (!ctx)
 		return -EINVAL;
 	MS_LOCK(ctx);
+	MS_REFUSE_READ_ONLY(ctx, "endpoint add");
 	struct ep_spec s = { 0 };
 	int err;
 	if (!opts || !ep) {
@@ -357,6 +358,7 @@ MICROSEG_API int microseg_endpoint_add_veth(struct microseg_ctx *ctx, const stru
 	if (!ctx)
 		return -EINVAL;
 	MS_LOCK(ctx);
+	MS_REFUSE_READ_ONLY(ctx, "veth");
 	struct ep_spec s = { 0 };
 	int err;
 	if (!opts || !ep) {
@@ -421,6 +423,7 @@ MICROSEG_API int microseg_endpoint_remove(struct microseg_ctx *ctx, struct micro
 	if (!ctx)
 		return -EINVAL;
 	MS_LOCK(ctx);
+	MS_REFUSE_READ_ONLY(ctx, "endpoint remove");
 	int err = 0;
 	struct microseg_endpoint *e = ep ? checked(ctx, ep) : NULL;
 	if (!ep)
@@ -482,6 +485,7 @@ MICROSEG_API int microseg_endpoint_set_identity(struct microseg_ctx *ctx, struct
 	if (!ctx)
 		return -EINVAL;
 	MS_LOCK(ctx);
+	MS_REFUSE_READ_ONLY(ctx, "endpoint set_identity");
 	int err = 0;
 	struct microseg_endpoint *e = ep ? checked(ctx, ep) : NULL;
 	struct microseg_identity *i = id ? ms_identity_checked(ctx, id) : NULL;
@@ -678,6 +682,8 @@ int ms_endpoint_restore(struct microseg_ctx *ctx, const struct microseg_endpoint
 		      info.ep_id == rec->ep_id;
 	if (!id || !iface_ok || !map_ok || rec->ep_id == 0 || rec->ep_id >= ctx->eps.max ||
 	    id_used(&ctx->eps, rec->ep_id) || by_ifindex(ctx, rec->ifindex)) {
+		if (ms_ctx_read_only(ctx))
+			return 0; /* a looker leaves the cleaning to the manager */
 		ms_log(ctx, MICROSEG_LOG_WARN, "state: endpoint %u on %s is gone, cleaning up its entries",
 		       rec->ep_id, rec->ifname);
 		for (size_t i = 0; i < rec->naddrs; i++)

@@ -217,6 +217,7 @@ MICROSEG_API int microseg_identity_get(struct microseg_ctx *ctx, const char *con
 	if (!ctx)
 		return -EINVAL;
 	MS_LOCK(ctx);
+	MS_REFUSE_READ_ONLY(ctx, "identity get");
 	int err = id ? ms_identity_get(ctx, labels, n, 0, id) : ms_err(ctx, -EINVAL, "identity: id is NULL");
 	MS_UNLOCK(ctx);
 	return err;
@@ -229,6 +230,7 @@ MICROSEG_API int microseg_identity_get_explicit(struct microseg_ctx *ctx, const 
 	if (!ctx)
 		return -EINVAL;
 	MS_LOCK(ctx);
+	MS_REFUSE_READ_ONLY(ctx, "identity get_explicit");
 	int err;
 	if (!id)
 		err = ms_err(ctx, -EINVAL, "identity: id is NULL");

@@ -101,6 +101,8 @@ enum ms_map_role {
 	MS_M_POLICY,
 	MS_M_POLICY_EXACT,
 	MS_M_CT,
+	MS_M_EVENTS,
+	MS_M_EVENT_STATE,
 	MS_M__COUNT
 };
 enum ms_prog_role { MS_P_FROM_CONTAINER, MS_P_TO_CONTAINER, MS_P__COUNT };
@@ -120,6 +122,10 @@ int ms_datapath_open(struct microseg_ctx *ctx, const struct ms_capacity *cap, bo
 void ms_datapath_close(struct ms_datapath *dp);
 /* Removes every pin of the instance (after endpoints are detached). */
 int ms_datapath_unpin(struct microseg_ctx *ctx);
+/* Our TC filters sit at a fixed handle and priority so they can live next to other users'
+ * filters and be found again by a reopened context. */
+#define MS_TC_HANDLE 0x4d53
+#define MS_TC_PRIORITY 0x4d53
 int ms_tc_attach(struct microseg_ctx *ctx, uint32_t ifindex);
 int ms_tc_detach(struct microseg_ctx *ctx, uint32_t ifindex);
 int ms_dp_endpoint_set(struct microseg_ctx *ctx, uint32_t ifindex, const struct ms_endpoint_info *info);
@@ -135,6 +141,9 @@ int ms_dp_table_create(struct microseg_ctx *ctx, const void *entries, size_t n, 
 /* Writes slots of one outer map (exact: ms_policy_exact, else ms_policy); fd -1 clears. */
 int ms_dp_policy_slots_write(struct microseg_ctx *ctx, bool exact, const uint32_t *keys, const int *fds, uint32_t n);
 bool ms_dp_policy_slot_used(struct microseg_ctx *ctx, uint32_t key);
+/* ms_config: read whole, written whole (the policy flip writes the revision and keeps the rest). */
+int ms_dp_config_get(struct microseg_ctx *ctx, struct ms_config *c);
+int ms_dp_config_set(struct microseg_ctx *ctx, const struct ms_config *c);
 int ms_dp_config_set_rev(struct microseg_ctx *ctx, uint32_t rev);
 int ms_dp_config_get_rev(struct microseg_ctx *ctx, uint32_t *rev);
 
@@ -189,6 +198,11 @@ int ms_endpoints_reconcile(struct microseg_ctx *ctx);
 /* Records this host's own addresses (and the gateways) in the ipcache as the host identity. */
 int ms_host_addrs_sync(struct microseg_ctx *ctx);
 
+/* ---- events.c ---- */
+void ms_events_free(struct microseg_ctx *ctx);
+/* The datapath's event counters, summed over CPUs (zeros without datapath). */
+int ms_events_counters(struct microseg_ctx *ctx, uint64_t *emitted, uint64_t *limited, uint64_t *lost);
+
 /* ---- state.c: metadata in the state directory ---- */
 int ms_state_open(struct microseg_ctx *ctx);            /* mkdir + lock */
 void ms_state_close(struct microseg_ctx *ctx);
@@ -229,12 +243,27 @@ struct microseg_ctx {
 	struct ms_identities ids;
 	struct ms_endpoints eps;
 	struct ms_policy *pol; /* policy_internal.h */
+	struct ms_events *ev;  /* events.c */
 };
 
 static inline bool ms_ctx_offline(const struct microseg_ctx *ctx)
 {
 	return ctx->flags & MICROSEG_CTX_F_NO_DATAPATH;
 }
+
+/* Whether this context may change the kernel side (not offline, not read-only). */
+static inline bool ms_ctx_writes_kernel(const struct microseg_ctx *ctx)
+{
+	return !(ctx->flags & (MICROSEG_CTX_F_NO_DATAPATH | MICROSEG_CTX_F_READ_ONLY));
+}
+
+static inline bool ms_ctx_read_only(const struct microseg_ctx *ctx)
+{
+	return ctx->flags & MICROSEG_CTX_F_READ_ONLY;
+}
+
+/* The first thing a call that changes the instance does on a read-only context. */
+#define MS_REFUSE_READ_ONLY(ctx, what)                                                             	do {                                                                                       		if (ms_ctx_read_only(ctx)) {                                                       			int _e = ms_err((ctx), -EROFS, "%s: the context is read-only", (what));     			MS_UNLOCK(ctx);                                                            			return _e;                                                                 		}                                                                                  	} while (0)
 
 #define MS_LOCK(ctx) pthread_mutex_lock(&(ctx)->lock)
 #define MS_UNLOCK(ctx) pthread_mutex_unlock(&(ctx)->lock)

@@ -31,7 +31,7 @@ int ms_policy_init(struct microseg_ctx *ctx)
 			return -ENOMEM;
 		/* A restored instance's slots hold tables the library no longer knows: mark
 		 * them so the first publish replaces or clears them. */
-		if (ctx->restored && !ms_ctx_offline(ctx))
+		if (ctx->restored && ms_ctx_writes_kernel(ctx))
 			for (uint32_t i = 0; i < ctx->eps.max; i++)
 				if (ms_dp_policy_slot_used(ctx, (uint32_t)h * ctx->eps.max + i))
 					pol->slot[h][i] = SLOT_UNKNOWN;
@@ -186,7 +186,7 @@ static int cidrs_prepare(struct microseg_ctx *ctx, const struct ms_rule_view *vi
 
 static int cidrs_install(struct microseg_ctx *ctx, struct ms_cidr_ident *v, size_t n)
 {
-	if (ms_ctx_offline(ctx))
+	if (!ms_ctx_writes_kernel(ctx))
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		int old = cidr_index(ctx->pol->cidrs, ctx->pol->n_cidrs, &v[i].prefix);
@@ -209,7 +209,7 @@ static void cidrs_release(struct microseg_ctx *ctx, struct ms_cidr_ident *old, s
 {
 	for (size_t i = 0; i < n_old; i++) {
 		int k = cidr_index(keep, n_keep, &old[i].prefix);
-		if (k < 0 && old[i].installed && !ms_ctx_offline(ctx))
+		if (k < 0 && old[i].installed && ms_ctx_writes_kernel(ctx))
 			ms_dp_ipcache_del(ctx, &old[i].prefix);
 		ms_identity_unref(ctx, old[i].id);
 	}
@@ -252,9 +252,9 @@ static int write_half(struct microseg_ctx *ctx, uint32_t half, struct ms_table *
 		n++;
 	}
 	/* Both maps of the idle half; the flip that follows makes them live together. */
-	if (!err && n && !ms_ctx_offline(ctx))
+	if (!err && n && ms_ctx_writes_kernel(ctx))
 		err = ms_dp_policy_slots_write(ctx, true, keys, fds_exact, n);
-	if (!err && n && !ms_ctx_offline(ctx))
+	if (!err && n && ms_ctx_writes_kernel(ctx))
 		err = ms_dp_policy_slots_write(ctx, false, keys, fds, n);
 	for (uint32_t i = 0; i < n && !err; i++) {
 		struct ms_table **slot = &pol->slot[half][eps[i]];
@@ -404,7 +404,7 @@ static int sync_view(struct microseg_ctx *ctx, const struct ms_rule_view *view, 
 	}
 	if (changed || n_cidrs != old_n || (force_flip && any_table)) {
 		uint32_t rev = pol->rev + 1;
-		if (!ms_ctx_offline(ctx) && (err = ms_dp_config_set_rev(ctx, rev)))
+		if (ms_ctx_writes_kernel(ctx) && (err = ms_dp_config_set_rev(ctx, rev)))
 			goto undo;
 		pol->rev = rev;
 	}

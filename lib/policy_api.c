@@ -136,6 +136,8 @@ int ms_txn_commit_locked(struct microseg_ctx *ctx)
 /* Runs fn inside the open transaction, or inside one of its own that it commits. */
 static int in_txn(struct microseg_ctx *ctx, int (*fn)(struct microseg_ctx *, void *), void *arg)
 {
+	if (ms_ctx_read_only(ctx) && !ctx->restoring)
+		return ms_err(ctx, -EROFS, "policy: the context is read-only");
 	if (ctx->purged)
 		return ms_err(ctx, -ESHUTDOWN, "policy: instance %s was purged", ctx->instance);
 	bool implicit = !ctx->pol->txn;
@@ -155,6 +157,7 @@ MICROSEG_API int microseg_policy_begin(struct microseg_ctx *ctx)
 	if (!ctx)
 		return -EINVAL;
 	MS_LOCK(ctx);
+	MS_REFUSE_READ_ONLY(ctx, "policy begin");
 	int err = 0;
 	if (ctx->pol->txn)
 		err = ms_err(ctx, -EBUSY, "policy: a transaction is already open");

@@ -317,7 +317,7 @@ static int intern(struct microseg_ctx *ctx, struct entries *es, struct ms_table 
 	t->fd = -1;
 	t->fd_exact = -1;
 	t->refs = 1;
-	if (!ms_ctx_offline(ctx)) {
+	if (ms_ctx_writes_kernel(ctx)) {
 		int err = ms_dp_table_create(ctx, t->entries, t->n, &t->fd, &t->fd_exact);
 		if (err) {
 			free(t);

@@ -9,7 +9,7 @@
 
 #include <linux/types.h>
 
-#define MS_ABI_VERSION 3
+#define MS_ABI_VERSION 4
 
 /* Map names (also their pin file names under the instance's bpffs directory). */
 #define MS_MAP_META "ms_meta"
@@ -20,6 +20,8 @@
 #define MS_MAP_POLICY "ms_policy"
 #define MS_MAP_POLICY_EXACT "ms_policy_exact"
 #define MS_MAP_CT "ms_ct"
+#define MS_MAP_EVENTS "ms_events"
+#define MS_MAP_EVENT_STATE "ms_event_state"
 /* Program pin names. */
 #define MS_PROG_FROM_CONTAINER "ms_from_container"
 #define MS_PROG_TO_CONTAINER "ms_to_container"
@@ -28,6 +30,9 @@
 #define MS_DEFAULT_MAX_IPCACHE 65536
 #define MS_DEFAULT_POLICY_ENTRIES 65536 /* per policy table (inner map) */
 #define MS_DEFAULT_CT_ENTRIES 262144
+#define MS_DEFAULT_EVENTS_BYTES (1u << 22)   /* ring buffer size: 4 MiB */
+#define MS_DEFAULT_EVENT_RATE 1000           /* events per second per CPU */
+#define MS_DEFAULT_EVENT_BURST 2000
 
 /* Reserved identities (mirror MICROSEG_IDENTITY_* of the public header). */
 #define MS_ID_UNKNOWN 0
@@ -117,8 +122,11 @@ struct ms_ep_stats {
  */
 struct ms_config {
 	__u32 policy_rev;
-	__u32 flags;
+	__u32 flags;       /* MS_CFG_F_* */
+	__u32 event_rate;  /* events per second per CPU (token bucket refill); 0 = no events */
+	__u32 event_burst; /* bucket size */
 };
+#define MS_CFG_F_EVENTS (1u << 0) /* report events at all */
 
 /*
  * ms_policy: array of maps, key = (policy_rev & 1) * max_endpoints + ep_id; value = an LPM
@@ -203,7 +211,64 @@ struct ms_ct_value {
 #define MS_CT_TIMEOUT_ICMP 30
 #define MS_CT_TIMEOUT_OTHER 60
 
-_Static_assert(sizeof(struct ms_config) == 8, "ms_config layout");
+/*
+ * Flow events, through the ms_events ring buffer. Every record starts with struct
+ * ms_event_hdr; `version` and `len` let a newer library append fields: a consumer reads the
+ * fields it knows (len covers them) and ignores the rest. Rate limited per CPU by a token
+ * bucket (ms_config.event_rate/event_burst); what the bucket refuses is counted in `limited`,
+ * what the full ring refuses in `lost` (ms_event_state, per CPU).
+ */
+#define MS_EVENT_VERSION 1
+enum ms_event_type {
+	MS_EVENT_FLOW_NEW = 1, /* a new connection allowed (once per connection, at CT creation) */
+	MS_EVENT_DROP = 2,     /* a packet dropped (reason) */
+};
+enum ms_verdict {
+	MS_VERDICT_FORWARDED = 0,
+	MS_VERDICT_DROPPED = 1,
+};
+struct ms_event_hdr {
+	__u16 version; /* MS_EVENT_VERSION of the writer */
+	__u16 len;     /* bytes of the whole record */
+	__u8 type;     /* enum ms_event_type */
+	__u8 pad[3];
+	__u64 ts_ns;   /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+};
+struct ms_event_flow {
+	struct ms_event_hdr hdr;
+	__u32 ep_id;
+	__u32 ifindex;
+	__u32 src_identity;
+	__u32 dst_identity;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__be16 sport; /* network order; ICMP: echo id */
+	__be16 dport;
+	__u8 family;  /* MS_FAMILY_* */
+	__u8 proto;
+	__u8 dir;     /* enum ms_dir, of the endpoint ep_id */
+	__u8 verdict; /* enum ms_verdict */
+	__u8 reason;  /* enum ms_drop_reason (drops) */
+	__u8 icmp_type;
+	__u8 pad[2];
+	__u32 rule_id; /* deciding rule, 0 = none/default */
+	__u32 bytes;   /* skb->len */
+	__u32 pad2;
+};
+
+/* ms_event_state: per-CPU array, one entry: the token bucket and the counters. */
+struct ms_event_state {
+	__u64 tokens_ts_ns; /* when the bucket was last refilled */
+	__u64 tokens;       /* whole tokens left */
+	__u64 emitted;
+	__u64 limited;      /* refused by the rate limit */
+	__u64 lost;         /* refused by a full ring buffer */
+};
+
+_Static_assert(sizeof(struct ms_event_hdr) == 16, "ms_event_hdr layout");
+_Static_assert(sizeof(struct ms_event_flow) == 88, "ms_event_flow layout");
+_Static_assert(sizeof(struct ms_event_state) == 40, "ms_event_state layout");
+_Static_assert(sizeof(struct ms_config) == 16, "ms_config layout");
 _Static_assert(sizeof(struct ms_policy_key) == 12, "ms_policy_key layout");
 _Static_assert(sizeof(struct ms_policy_value) == 8, "ms_policy_value layout");
 _Static_assert(sizeof(struct ms_ct_key) == 40, "ms_ct_key layout");

@@ -309,21 +309,28 @@ static __always_inline __u32 ms_ct_tcp_next(__u32 flags, __u8 tcp, int reply)
 	return flags;
 }
 
-/* One more packet of a live connection: timestamps, TCP state, counters. */
-static __always_inline void ms_ct_refresh(struct ms_ct *ct, const struct ms_pkt *pkt,
-					  __u32 bytes, __u64 now)
+/*
+ * One more packet of a live connection: timestamps, TCP state, counters. Returns non-zero if
+ * the packet started the connection over (a SYN reusing the tuple of a closing one), i.e. it
+ * is the first packet of a new connection.
+ */
+static __always_inline int ms_ct_refresh(struct ms_ct *ct, const struct ms_pkt *pkt,
+					 __u32 bytes, __u64 now)
 {
 	struct ms_ct_value *v = ct->entry;
+	int restarted = 0;
 
 	/* An ICMP error says nothing about the connection being alive. */
 	if (!v || ct->cls == MS_CTC_RELATED)
-		return;
+		return 0;
 	if (ct->key.proto == IPPROTO_TCP) {
 		__u32 flags = ms_ct_tcp_next(v->flags, pkt->tcp_flags, ct->reply);
 
 		if (flags != v->flags) {
-			if (flags == MS_CT_F_SYN)
+			if (flags == MS_CT_F_SYN) {
 				v->created_ns = now;
+				restarted = 1;
+			}
 			v->flags = flags;
 		}
 	}
@@ -331,6 +338,7 @@ static __always_inline void ms_ct_refresh(struct ms_ct *ct, const struct ms_pkt 
 	/* Both directions of a connection may run on different CPUs at once. */
 	__sync_fetch_and_add(&v->packets, 1);
 	__sync_fetch_and_add(&v->bytes, bytes);
+	return restarted;
 }
 
 /* Whether an allowed packet without a connection opens one. */

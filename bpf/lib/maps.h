@@ -100,6 +100,21 @@ struct {
 	__type(value, struct ms_ct_value);
 } ms_ct SEC(".maps");
 
+/* Flow events (struct ms_event_flow records). The size is a power-of-2 number of pages;
+ * userspace sizes it before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, MS_DEFAULT_EVENTS_BYTES);
+} ms_events SEC(".maps");
+
+/* The event rate limiter and counters of each CPU; see struct ms_event_state. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ms_event_state);
+} ms_event_state SEC(".maps");
+
 /*
  * Set by userspace before load (skeleton rodata): the number of endpoint slots, i.e. the size
  * of one half of ms_policy. The verifier sees the value as a constant.

@@ -36,12 +36,4 @@ static __always_inline void ms_count_drop(__u32 ep_id, enum ms_dir dir, __u32 re
 		ms_counter_add(&st->drop[dir][reason], bytes);
 }
 
-/* Every drop goes through here, so that none is silent. */
-static __always_inline int ms_drop(struct __sk_buff *skb, __u32 ep_id, enum ms_dir dir,
-				   __u32 reason)
-{
-	ms_count_drop(ep_id, dir, reason, skb->len);
-	return TC_ACT_SHOT;
-}
-
 #endif

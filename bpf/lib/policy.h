@@ -165,22 +165,29 @@ static __always_inline __u32 ms_policy_recheck(__u32 ep_id, __u32 rev, const str
  * A packet of a live connection (ct from ms_ct_lookup): passes, unless the policy revision
  * changed since the connection was allowed and the policy of now no longer allows it. Then
  * the entry is deleted, so the rest of the connection is judged as new packets (and dropped).
+ * *rule_id gets the rule that allows the connection, or the deny rule that revoked it.
  */
-static __always_inline __u32 ms_policy_conn(__u32 ep_id, __u32 rev, struct ms_ct *ct)
+static __always_inline __u32 ms_policy_conn(__u32 ep_id, __u32 rev, struct ms_ct *ct,
+					    __u32 *rule_id)
 {
 	struct ms_ct_value *v = ct->entry;
-	__u32 reason, peer_id, rule_id;
+	__u32 reason, peer_id;
 
-	if (!v || v->policy_rev == rev)
+	*rule_id = 0;
+	if (!v)
 		return MS_DROP_NONE;
-	reason = ms_policy_recheck(ep_id, rev, &ct->key, &peer_id, &rule_id);
+	if (v->policy_rev == rev) {
+		*rule_id = v->rule_id;
+		return MS_DROP_NONE;
+	}
+	reason = ms_policy_recheck(ep_id, rev, &ct->key, &peer_id, rule_id);
 	if (reason != MS_DROP_NONE) {
 		bpf_map_delete_elem(&ms_ct, &ct->key);
 		ct->entry = NULL;
 		return reason;
 	}
 	v->policy_rev = rev;
-	v->rule_id = rule_id;
+	v->rule_id = *rule_id;
 	v->peer_identity = peer_id;
 	return MS_DROP_NONE;
 }

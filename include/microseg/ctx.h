@@ -23,6 +23,11 @@ struct microseg_ctx;
 /* Keep all state in memory only: no BPF, no bpffs, no state directory, no privileges. For
  * validating input, for tests and for tools; endpoints are accepted but attach nothing. */
 #define MICROSEG_CTX_F_NO_DATAPATH (1u << 0)
+/* Open an existing instance to look, not to manage (tools such as msegctl): no lock is taken,
+ * nothing is created, written or published; the running datapath and the managing process are
+ * not disturbed. Every call that would change the instance fails with -EROFS. -ENOENT if the
+ * instance does not exist. Events can be consumed (see events.h). */
+#define MICROSEG_CTX_F_READ_ONLY (1u << 1)
 
 struct microseg_ctx_opts {
 	size_t sz;

@@ -11,5 +11,6 @@
 #include <microseg/identity.h>
 #include <microseg/endpoint.h>
 #include <microseg/policy.h>
+#include <microseg/events.h>
 
 #endif

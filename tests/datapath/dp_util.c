@@ -99,6 +99,101 @@ int dp_policy_table_create(uint32_t max_entries)
 	return fd < 0 ? -errno : fd;
 }
 
+int dp_pkt_build(struct pb *p, const struct dp_pkt *k, const char *smac, const char *dmac)
+{
+	/* Static: a frame is too big for the stack; quotes nest only one level. */
+	static struct pb inner;
+
+	pb_init(p);
+	pb_eth(p, k->smac ? k->smac : smac, dmac, 0);
+	if (k->v6)
+		pb_ipv6(p, k->src, k->dst);
+	else
+		pb_ipv4(p, k->src, k->dst);
+	if (k->later_frag) {
+		if (k->v6) {
+			pb_ipv6_frag(p, 185, 0, 0x4d53);
+			pb_set_next(p, k->proto);
+		} else {
+			pb_set_next(p, k->proto);
+			pb_ipv4_frag(p, 185, 0);
+		}
+		pb_payload(p, NULL, 64);
+		return pb_finish(p);
+	}
+	switch (k->proto) {
+	case IPPROTO_TCP:
+		pb_tcp(p, k->sport, k->dport, k->tcp);
+		break;
+	case IPPROTO_UDP:
+		pb_udp(p, k->sport, k->dport);
+		pb_payload(p, NULL, 32);
+		break;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		if (k->proto == IPPROTO_ICMP)
+			pb_icmp(p, k->type, k->code);
+		else
+			pb_icmp6(p, k->type, k->code);
+		if (!p->err && k->sport) {
+			p->data[p->l4_off + 4] = k->sport >> 8;
+			p->data[p->l4_off + 5] = k->sport & 0xff;
+		}
+		if (k->quote) {
+			int n = dp_pkt_build(&inner, k->quote, dmac, smac);
+
+			if (n < 0)
+				return n;
+			pb_payload(p, inner.data + inner.l3_off, inner.len - inner.l3_off);
+		} else {
+			pb_payload(p, NULL, 16);
+		}
+		break;
+	default:
+		pb_set_next(p, k->proto);
+		pb_payload(p, NULL, 32);
+	}
+	return pb_finish(p);
+}
+
+int dp_policy_install(int pol_fd, uint32_t slot, const struct dp_rule *rules, size_t n,
+		      uint32_t max_entries)
+{
+	size_t i;
+	int fd, err = 0;
+
+	fd = dp_policy_table_create(max_entries);
+	if (fd < 0)
+		return fd;
+	for (i = 0; i < n && !err; i++) {
+		const struct dp_rule *r = &rules[i];
+		struct ms_policy_key k = {
+			.prefixlen = MS_POLICY_PREFIX_BASE + r->bits,
+			.identity = r->id,
+			.dir = r->dir,
+			.proto = r->proto,
+			.port = htons(r->bits ? r->port & (uint16_t)(0xffff << (16 - r->bits)) : 0),
+		};
+		struct ms_policy_value v = { .action = r->action, .rule_id = r->rule_id };
+
+		err = bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST) ? -errno : 0;
+	}
+	if (!err)
+		err = bpf_map_update_elem(pol_fd, &slot, &fd, BPF_ANY) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+void dp_print_insns(const char *name, int prog_fd)
+{
+	struct bpf_prog_info info = { 0 };
+	uint32_t len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) == 0)
+		printf("# %s: %u instructions, %u processed by the verifier\n", name,
+		       info.xlated_prog_len / 8, info.verified_insns);
+}
+
 int dp_stats_snapshot(int fd, int ncpus, uint32_t n, struct ms_ep_stats *out)
 {
 	struct ms_ep_stats *percpu = calloc(ncpus, sizeof(*percpu));

@@ -3,10 +3,12 @@
 #ifndef MS_DP_UTIL_H
 #define MS_DP_UTIL_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "microseg_abi.h"
+#include "pktbuild.h"
 
 #define DP_SKIP 77
 
@@ -38,6 +40,58 @@ int dp_ipc_put(int fd, const char *addr, uint32_t plen, uint32_t identity, uint3
  * bpf_map__set_max_entries(bpf_map__inner_map(m)) (the inner map has no object). fd or -errno.
  */
 int dp_policy_table_create(uint32_t max_entries);
+
+/* A test packet, described; dp_pkt_build() turns it into a frame. */
+struct dp_pkt {
+	int v6;
+	const char *src, *dst;
+	uint8_t proto;
+	uint16_t sport, dport;      /* TCP/UDP ports; ICMP: sport is the echo identifier */
+	uint8_t tcp;                /* TCP flags */
+	uint8_t type, code;         /* ICMP/ICMPv6 */
+	const char *smac;           /* Ethernet source, NULL: the sender's own */
+	int later_frag;             /* a non-first fragment (no L4 header) */
+	const struct dp_pkt *quote; /* ICMP error: the packet it quotes */
+};
+
+#define TCP4(s, d, sp, dp, f) { .src = s, .dst = d, .proto = IPPROTO_TCP, .sport = sp, .dport = dp, .tcp = f }
+#define TCP6(s, d, sp, dp, f) { .v6 = 1, .src = s, .dst = d, .proto = IPPROTO_TCP, .sport = sp, .dport = dp, .tcp = f }
+#define UDP4(s, d, sp, dp) { .src = s, .dst = d, .proto = IPPROTO_UDP, .sport = sp, .dport = dp }
+#define UDP6(s, d, sp, dp) { .v6 = 1, .src = s, .dst = d, .proto = IPPROTO_UDP, .sport = sp, .dport = dp }
+#define ICMP4(s, d, t, id) { .src = s, .dst = d, .proto = IPPROTO_ICMP, .type = t, .sport = id }
+#define ICMPV6(s, d, t, id) { .v6 = 1, .src = s, .dst = d, .proto = IPPROTO_ICMPV6, .type = t, .sport = id }
+#define ERR4(s, d, t, c, q) { .src = s, .dst = d, .proto = IPPROTO_ICMP, .type = t, .code = c, .quote = q }
+#define ERR6(s, d, t, c, q) { .v6 = 1, .src = s, .dst = d, .proto = IPPROTO_ICMPV6, .type = t, .code = c, .quote = q }
+#define RAW4(s, d, pr) { .src = s, .dst = d, .proto = pr }
+
+/* Builds the frame of k into p, from Ethernet address smac (unless k->smac) to dmac. Returns
+ * its length or -errno. */
+int dp_pkt_build(struct pb *p, const struct dp_pkt *k, const char *smac, const char *dmac);
+
+/* One entry of a policy table: peer identity, direction, protocol, port/bits (bits 0: every
+ * port), action, rule id. */
+struct dp_rule {
+	uint32_t id;
+	uint8_t dir, proto;
+	uint16_t port;
+	uint8_t bits;
+	uint8_t action;
+	uint32_t rule_id;
+};
+
+#define ALLOW(i, d, pr, po, b, r) { i, d, pr, po, b, MS_POLICY_ALLOW, r }
+#define DENY(i, d, pr, po, b, r) { i, d, pr, po, b, MS_POLICY_DENY, r }
+/* What the compiler puts in for a direction no rule selects. */
+#define OPEN(d) ALLOW(MS_POLICY_ANY_ID, d, 0, 0, 0, 0)
+
+/* Builds a table of the n rules (n 0: an empty table, both directions selected, nothing
+ * allowed) and puts it in slot of the ms_policy map pol_fd, which keeps it alive. 0 or
+ * -errno. */
+int dp_policy_install(int pol_fd, uint32_t slot, const struct dp_rule *rules, size_t n,
+		      uint32_t max_entries);
+
+/* Prints the size of a loaded program and the verifier's work on it, as a TAP comment. */
+void dp_print_insns(const char *name, int prog_fd);
 
 /* One expected counter change: ep_id 0 ends a list. */
 struct dp_count {

@@ -82,120 +82,28 @@
 
 /* ---- packets ---------------------------------------------------------------------------- */
 
-struct pkt {
-	int v6;
-	const char *src, *dst;
-	uint8_t proto;
-	uint16_t sport, dport;   /* TCP/UDP ports; ICMP: sport is the echo identifier */
-	uint8_t tcp;             /* TCP flags */
-	uint8_t type, code;      /* ICMP/ICMPv6 */
-	const char *smac;        /* Ethernet source, NULL: the sender's own */
-	int later_frag;          /* a non-first fragment (no L4 header) */
-	const struct pkt *quote; /* ICMP error: the packet it quotes */
-};
-
-#define TCP4(s, d, sp, dp, f) { .src = s, .dst = d, .proto = TCP, .sport = sp, .dport = dp, .tcp = f }
-#define TCP6(s, d, sp, dp, f) { .v6 = 1, .src = s, .dst = d, .proto = TCP, .sport = sp, .dport = dp, .tcp = f }
-#define UDP4(s, d, sp, dp) { .src = s, .dst = d, .proto = UDP, .sport = sp, .dport = dp }
-#define UDP6(s, d, sp, dp) { .v6 = 1, .src = s, .dst = d, .proto = UDP, .sport = sp, .dport = dp }
-#define ICMP4(s, d, t, id) { .src = s, .dst = d, .proto = ICMP, .type = t, .sport = id }
-#define ICMPV6(s, d, t, id) { .v6 = 1, .src = s, .dst = d, .proto = ICMP6, .type = t, .sport = id }
-#define ERR4(s, d, t, c, q) { .src = s, .dst = d, .proto = ICMP, .type = t, .code = c, .quote = q }
-#define ERR6(s, d, t, c, q) { .v6 = 1, .src = s, .dst = d, .proto = ICMP6, .type = t, .code = c, .quote = q }
-#define RAW4(s, d, pr) { .src = s, .dst = d, .proto = pr }
-
-/* The sender's MAC: an endpoint sends with its own, the host with the gateway's. */
-static int build(struct pb *p, const struct pkt *k, const char *mac)
-{
-	static struct pb inner;
-
-	pb_init(p);
-	pb_eth(p, k->smac ? k->smac : mac, MAC_GW, 0);
-	if (k->v6)
-		pb_ipv6(p, k->src, k->dst);
-	else
-		pb_ipv4(p, k->src, k->dst);
-	if (k->later_frag) {
-		if (k->v6) {
-			pb_ipv6_frag(p, 185, 0, 0x4d53);
-			pb_set_next(p, k->proto);
-		} else {
-			pb_set_next(p, k->proto);
-			pb_ipv4_frag(p, 185, 0);
-		}
-		pb_payload(p, NULL, 64);
-		return pb_finish(p);
-	}
-	switch (k->proto) {
-	case TCP:
-		pb_tcp(p, k->sport, k->dport, k->tcp);
-		break;
-	case UDP:
-		pb_udp(p, k->sport, k->dport);
-		pb_payload(p, NULL, 32);
-		break;
-	case ICMP:
-	case ICMP6:
-		if (k->proto == ICMP)
-			pb_icmp(p, k->type, k->code);
-		else
-			pb_icmp6(p, k->type, k->code);
-		if (!p->err && k->sport) {
-			p->data[p->l4_off + 4] = k->sport >> 8;
-			p->data[p->l4_off + 5] = k->sport & 0xff;
-		}
-		if (k->quote) {
-			int n = build(&inner, k->quote, MAC_GW);
-
-			if (n < 0)
-				return n;
-			pb_payload(p, inner.data + inner.l3_off, inner.len - inner.l3_off);
-		} else {
-			pb_payload(p, NULL, 16);
-		}
-		break;
-	default:
-		pb_set_next(p, k->proto);
-		pb_payload(p, NULL, 32);
-	}
-	return pb_finish(p);
-}
-
 /* Packets quoted by ICMP errors. */
-static const struct pkt q_a_syn_443 = TCP4(IP4_A, IP4_REMOTE, 40000, 443, SYN);
-static const struct pkt q_a_syn_443_other = TCP4(IP4_A, IP4_REMOTE, 40001, 443, SYN);
-static const struct pkt q_remote_udp_53 = UDP4(IP4_REMOTE, IP4_A, 5353, 53);
-static const struct pkt q_remote_udp_53_other = UDP4(IP4_REMOTE, IP4_A, 5354, 53);
-static const struct pkt q_a6_syn_443 = TCP6(IP6_A, IP6_REMOTE, 40000, 443, SYN);
-static const struct pkt q_a6_syn_443_other = TCP6(IP6_A, IP6_REMOTE, 40009, 443, SYN);
-static const struct pkt q_a6_echo = ICMPV6(IP6_A, IP6_REMOTE, 128, 0x1111);
-static const struct pkt q_a6_echo_other = ICMPV6(IP6_A, IP6_REMOTE, 128, 0x2222);
-static const struct pkt q_a_echo = ICMP4(IP4_A, IP4_REMOTE, 8, 0x1111);
+static const struct dp_pkt q_a_syn_443 = TCP4(IP4_A, IP4_REMOTE, 40000, 443, SYN);
+static const struct dp_pkt q_a_syn_443_other = TCP4(IP4_A, IP4_REMOTE, 40001, 443, SYN);
+static const struct dp_pkt q_remote_udp_53 = UDP4(IP4_REMOTE, IP4_A, 5353, 53);
+static const struct dp_pkt q_remote_udp_53_other = UDP4(IP4_REMOTE, IP4_A, 5354, 53);
+static const struct dp_pkt q_a6_syn_443 = TCP6(IP6_A, IP6_REMOTE, 40000, 443, SYN);
+static const struct dp_pkt q_a6_syn_443_other = TCP6(IP6_A, IP6_REMOTE, 40009, 443, SYN);
+static const struct dp_pkt q_a6_echo = ICMPV6(IP6_A, IP6_REMOTE, 128, 0x1111);
+static const struct dp_pkt q_a6_echo_other = ICMPV6(IP6_A, IP6_REMOTE, 128, 0x2222);
+static const struct dp_pkt q_a_echo = ICMP4(IP4_A, IP4_REMOTE, 8, 0x1111);
 
 /* ---- policy tables ---------------------------------------------------------------------- */
 
-struct rule {
-	uint32_t id;
-	uint8_t dir, proto;
-	uint16_t port;
-	uint8_t bits; /* port prefix length, 0 = every port */
-	uint8_t action;
-	uint32_t rule_id;
-};
-
-#define ALLOW(i, d, pr, po, b, r) { i, d, pr, po, b, MS_POLICY_ALLOW, r }
-#define DENY(i, d, pr, po, b, r) { i, d, pr, po, b, MS_POLICY_DENY, r }
-/* What the compiler puts in for a direction no rule selects. */
-#define OPEN(d) ALLOW(ANYID, d, ANYP, 0, 0, 0)
+#define N(a) (sizeof(a) / sizeof((a)[0]))
 
 struct table {
 	uint32_t ep;   /* 0 ends a list */
 	int half;
-	const struct rule *rules;
+	const struct dp_rule *rules;
 	size_t n;      /* 0: an empty table, i.e. both directions selected, nothing allowed */
 };
 
-#define N(a) (sizeof(a) / sizeof((a)[0]))
 #define TABLE(ep, half, arr) { ep, half, arr, N(arr) }
 #define EMPTY(ep, half) { ep, half, NULL, 0 }
 
@@ -209,7 +117,7 @@ struct step {
 	/* S_PKT */
 	int prog;
 	int ep;             /* EP_A or EP_B: whose host veth */
-	struct pkt p;       /* also the connection for the S_CT_* steps */
+	struct dp_pkt p;       /* also the connection for the S_CT_* steps */
 	int verdict;
 	struct dp_count counts[2];
 	uint32_t repeat;
@@ -295,33 +203,11 @@ static int set_rev(uint32_t rev)
 	return bpf_map_update_elem(env.cfg, &zero, &c, BPF_ANY);
 }
 
-/* Builds a table and puts it in slot (half, ep) of ms_policy; the slot keeps it alive. */
+/* Builds a table and puts it in slot (half, ep) of ms_policy. */
 static int install(const struct table *t)
 {
-	uint32_t slot = (uint32_t)t->half * T_MAX_ENDPOINTS + t->ep;
-	size_t i;
-	int fd, err = 0;
-
-	fd = dp_policy_table_create(T_POLICY_ENTRIES);
-	if (fd < 0)
-		return fd;
-	for (i = 0; i < t->n && !err; i++) {
-		const struct rule *r = &t->rules[i];
-		struct ms_policy_key k = {
-			.prefixlen = MS_POLICY_PREFIX_BASE + r->bits,
-			.identity = r->id,
-			.dir = r->dir,
-			.proto = r->proto,
-			.port = htons(r->bits ? r->port & (uint16_t)(0xffff << (16 - r->bits)) : 0),
-		};
-		struct ms_policy_value v = { .action = r->action, .rule_id = r->rule_id };
-
-		err = bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST) ? -errno : 0;
-	}
-	if (!err)
-		err = bpf_map_update_elem(env.pol, &slot, &fd, BPF_ANY) ? -errno : 0;
-	close(fd);
-	return err;
+	return dp_policy_install(env.pol, (uint32_t)t->half * T_MAX_ENDPOINTS + t->ep, t->rules,
+				 t->n, T_POLICY_ENTRIES);
 }
 
 static int base_state(void)
@@ -349,7 +235,7 @@ static int base_state(void)
 }
 
 /* The connection table key of the connection whose first packet is k, seen in dir. */
-static void ct_key(const struct pkt *k, int dir, struct ms_ct_key *key)
+static void ct_key(const struct dp_pkt *k, int dir, struct ms_ct_key *key)
 {
 	int af = k->v6 ? AF_INET6 : AF_INET;
 
@@ -404,7 +290,7 @@ static int run_packet(const struct step *st)
 	const char *mac = st->prog == TO ? MAC_GW : st->ep == EP_A ? MAC_A : MAC_B;
 	int len, i;
 
-	len = build(&p, &st->p, mac);
+	len = dp_pkt_build(&p, &st->p, mac, MAC_GW);
 	if (len < 0) {
 		printf("#   packet builder failed: %d\n", len);
 		return -1;
@@ -566,15 +452,15 @@ static int run_scenario(const struct scenario *sc, int *steps_run)
 
 /* ---- tables ----------------------------------------------------------------------------- */
 
-static const struct rule t_https_remote[] = { ALLOW(ID_REMOTE, EG, TCP, 443, 16, 11) };
-static const struct rule t_https_any[] = { ALLOW(ANYID, EG, TCP, 443, 16, 22) };
-static const struct rule t_8443_remote[] = { ALLOW(ID_REMOTE, EG, TCP, 8443, 16, 12) };
-static const struct rule t_deny22[] = {
+static const struct dp_rule t_https_remote[] = { ALLOW(ID_REMOTE, EG, TCP, 443, 16, 11) };
+static const struct dp_rule t_https_any[] = { ALLOW(ANYID, EG, TCP, 443, 16, 22) };
+static const struct dp_rule t_8443_remote[] = { ALLOW(ID_REMOTE, EG, TCP, 8443, 16, 12) };
+static const struct dp_rule t_deny22[] = {
 	ALLOW(ANYID, EG, TCP, 0, 0, 1),
 	DENY(ID_REMOTE, EG, TCP, 22, 16, 2),
 };
 /* 8000-8191 is two prefixes: 8000/10 (8000-8063) and 8064/9 (8064-8191). */
-static const struct rule t_ranges[] = {
+static const struct dp_rule t_ranges[] = {
 	ALLOW(ID_REMOTE, EG, TCP, 8080, 16, 1),
 	ALLOW(ID_REMOTE, EG, TCP, 8000, 10, 2),
 	DENY(ANYID, EG, TCP, 8064, 9, 3),
@@ -582,46 +468,46 @@ static const struct rule t_ranges[] = {
 	DENY(ID_REMOTE, EG, ANYP, 9000, 16, 5),
 };
 /* 8192-8447 is one prefix: 8192/8. */
-static const struct rule t_range_one[] = { ALLOW(ID_REMOTE, EG, UDP, 8192, 8, 1) };
-static const struct rule t_dns_anyone[] = { ALLOW(ANYID, EG, UDP, 53, 16, 1) };
-static const struct rule t_remote_anything[] = { ALLOW(ID_REMOTE, EG, ANYP, 0, 0, 1) };
-static const struct rule t_remote_port_any_proto[] = { ALLOW(ID_REMOTE, EG, ANYP, 5000, 16, 1) };
-static const struct rule t_remote_tcp_any_port[] = { ALLOW(ID_REMOTE, EG, TCP, 0, 0, 1) };
-static const struct rule t_world_host[] = {
+static const struct dp_rule t_range_one[] = { ALLOW(ID_REMOTE, EG, UDP, 8192, 8, 1) };
+static const struct dp_rule t_dns_anyone[] = { ALLOW(ANYID, EG, UDP, 53, 16, 1) };
+static const struct dp_rule t_remote_anything[] = { ALLOW(ID_REMOTE, EG, ANYP, 0, 0, 1) };
+static const struct dp_rule t_remote_port_any_proto[] = { ALLOW(ID_REMOTE, EG, ANYP, 5000, 16, 1) };
+static const struct dp_rule t_remote_tcp_any_port[] = { ALLOW(ID_REMOTE, EG, TCP, 0, 0, 1) };
+static const struct dp_rule t_world_host[] = {
 	ALLOW(MS_ID_WORLD, EG, TCP, 443, 16, 1),
 	ALLOW(MS_ID_HOST, EG, TCP, 22, 16, 2),
 };
-static const struct rule t_egress_only[] = { ALLOW(ID_REMOTE, EG, TCP, 443, 16, 1), OPEN(IN) };
-static const struct rule t_a_to_b_80[] = { ALLOW(ID_B, EG, TCP, 80, 16, 1) };
-static const struct rule t_b_from_a_80[] = { ALLOW(ID_A, IN, TCP, 80, 16, 1) };
-static const struct rule t_dns_world[] = { ALLOW(MS_ID_WORLD, EG, UDP, 53, 16, 1) };
-static const struct rule t_web_in[] = { ALLOW(ID_REMOTE, IN, TCP, 80, 16, 1) };
-static const struct rule t_web_in_denied[] = { DENY(ID_REMOTE, IN, TCP, 80, 16, 7), OPEN(EG) };
-static const struct rule t_ping[] = { ALLOW(ID_REMOTE, EG, ICMP, 8, 16, 1) };
-static const struct rule t_ping6[] = { ALLOW(ID_REMOTE, EG, ICMP6, 128, 16, 1) };
-static const struct rule t_v6[] = {
+static const struct dp_rule t_egress_only[] = { ALLOW(ID_REMOTE, EG, TCP, 443, 16, 1), OPEN(IN) };
+static const struct dp_rule t_a_to_b_80[] = { ALLOW(ID_B, EG, TCP, 80, 16, 1) };
+static const struct dp_rule t_b_from_a_80[] = { ALLOW(ID_A, IN, TCP, 80, 16, 1) };
+static const struct dp_rule t_dns_world[] = { ALLOW(MS_ID_WORLD, EG, UDP, 53, 16, 1) };
+static const struct dp_rule t_web_in[] = { ALLOW(ID_REMOTE, IN, TCP, 80, 16, 1) };
+static const struct dp_rule t_web_in_denied[] = { DENY(ID_REMOTE, IN, TCP, 80, 16, 7), OPEN(EG) };
+static const struct dp_rule t_ping[] = { ALLOW(ID_REMOTE, EG, ICMP, 8, 16, 1) };
+static const struct dp_rule t_ping6[] = { ALLOW(ID_REMOTE, EG, ICMP6, 128, 16, 1) };
+static const struct dp_rule t_v6[] = {
 	ALLOW(ID_REMOTE, EG, TCP, 443, 16, 1),
 	DENY(ANYID, EG, UDP, 0, 0, 2),
 	OPEN(IN),
 	DENY(ID_REMOTE, IN, TCP, 22, 16, 3),
 };
-static const struct rule t_frag_port[] = {
+static const struct dp_rule t_frag_port[] = {
 	ALLOW(ID_REMOTE, EG, UDP, 53, 16, 1),
 	ALLOW(ID_REMOTE, EG, UDP, 0, 1, 2), /* 0-32767: contains 0, still not "every port" */
 	ALLOW(ID_REMOTE, EG, GRE, 0, 0, 3),
 };
-static const struct rule t_frag_wild[] = { ALLOW(ID_REMOTE, EG, UDP, 0, 0, 1) };
-static const struct rule t_related[] = {
+static const struct dp_rule t_frag_wild[] = { ALLOW(ID_REMOTE, EG, UDP, 0, 0, 1) };
+static const struct dp_rule t_related[] = {
 	ALLOW(ID_REMOTE, EG, TCP, 443, 16, 1),
 	ALLOW(ID_REMOTE, IN, UDP, 53, 16, 2),
 	ALLOW(ID_REMOTE, EG, ICMP, 8, 16, 3),
 };
-static const struct rule t_related6[] = {
+static const struct dp_rule t_related6[] = {
 	ALLOW(ID_REMOTE, EG, TCP, 443, 16, 1),
 	ALLOW(ID_REMOTE, EG, ICMP6, 128, 16, 2),
 };
-static const struct rule t_tcp_remote_443[] = { ALLOW(ID_REMOTE, EG, TCP, 443, 16, 1) };
-static const struct rule t_open_both[] = { OPEN(IN), OPEN(EG) };
+static const struct dp_rule t_tcp_remote_443[] = { ALLOW(ID_REMOTE, EG, TCP, 443, 16, 1) };
+static const struct dp_rule t_open_both[] = { OPEN(IN), OPEN(EG) };
 
 /* ---- actions ---------------------------------------------------------------------------- */
 
@@ -1092,16 +978,6 @@ static const struct scenario scenarios[] = {
 
 /* ---- main ------------------------------------------------------------------------------- */
 
-static void print_insns(const char *name, int fd)
-{
-	struct bpf_prog_info info = { 0 };
-	uint32_t len = sizeof(info);
-
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
-		printf("# %s: %u instructions, %u processed by the verifier\n", name,
-		       info.xlated_prog_len / 8, info.verified_insns);
-}
-
 static int setup_env(void)
 {
 	char a[16], b[16];
@@ -1140,8 +1016,8 @@ static int setup_env(void)
 	env.ct = bpf_map__fd(env.skel->maps.ms_ct);
 	env.cfg = bpf_map__fd(env.skel->maps.ms_config);
 	env.pol = bpf_map__fd(env.skel->maps.ms_policy);
-	print_insns(MS_PROG_FROM_CONTAINER, env.prog[FROM]);
-	print_insns(MS_PROG_TO_CONTAINER, env.prog[TO]);
+	dp_print_insns(MS_PROG_FROM_CONTAINER, env.prog[FROM]);
+	dp_print_insns(MS_PROG_TO_CONTAINER, env.prog[TO]);
 	return 0;
 }
 
