@@ -287,11 +287,18 @@ int ms_datapath_open(struct microseg_ctx *ctx, const struct ms_capacity *cap, bo
 	if (dp->ncpus <= 0)
 		return ms_err(ctx, dp->ncpus ? dp->ncpus : -EINVAL, "cannot count possible CPUs");
 
+	char path[MICROSEG_PATH_MAX + 64];
+	pin_path(ctx, map_names[MS_M_META], path, sizeof(path));
+	/* A looker wants "not found" or "not allowed", not a remark about the filesystem. */
+	if (ms_ctx_read_only(ctx) && access(path, F_OK)) {
+		int e = errno;
+		if (e == EACCES || e == EPERM)
+			return ms_err(ctx, -EACCES, "instance %s: %s is not readable (needs root)", ctx->instance, path);
+		return ms_err(ctx, -ENOENT, "instance %s does not exist (no %s)", ctx->instance, path);
+	}
 	int err = check_bpffs(ctx);
 	if (err)
 		return err;
-	char path[MICROSEG_PATH_MAX + 64];
-	pin_path(ctx, map_names[MS_M_META], path, sizeof(path));
 	if (access(path, F_OK) == 0) {
 		err = reopen_pinned(ctx);
 		*restored = true;

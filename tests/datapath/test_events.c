@@ -27,6 +27,7 @@
 
 #include "microseg_abi.h"
 #include "endpoint.skel.h"
+#include "token_probe.skel.h"
 #include "pktbuild.h"
 #include "dp_util.h"
 
@@ -601,6 +602,86 @@ static int case_rate_limit(void)
 	return 0;
 }
 
+/* ---- the rate limiter's arithmetic, on a clock the test sets ------------------------------ */
+
+#define SEC_NS 1000000000ull
+
+static struct token_probe_bpf *tp;
+
+/* One step of the limiter at time now; 1 if it gave a token, -1 if the run failed. */
+static int take(uint64_t now, uint32_t rate, uint32_t burst)
+{
+	static const struct dp_pkt k = UDP4(IP4_A, IP4_REMOTE, 40000, 53);
+	static struct pb p;
+	static int len;
+
+	if (!len)
+		len = dp_pkt_build(&p, &k, MAC_A, MAC_GW);
+	tp->bss->in_now = now;
+	tp->bss->in_rate = rate;
+	tp->bss->in_burst = burst;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = p.data, .data_size_in = (uint32_t)len);
+	if (len <= 0 || bpf_prog_test_run_opts(bpf_program__fd(tp->progs.token_probe), &opts))
+		return -1;
+	return (int)tp->bss->r_taken;
+}
+
+/* Tokens given by n steps at t0 + i * step (i = 1..n), or by n steps at t0 if step is 0. */
+static int take_n(uint64_t t0, uint64_t step, int n, uint32_t rate, uint32_t burst)
+{
+	int i, r, got_n = 0;
+
+	for (i = 1; i <= n; i++) {
+		r = take(t0 + (uint64_t)i * step, rate, burst);
+		if (r < 0)
+			return -1;
+		got_n += r;
+	}
+	return got_n;
+}
+
+static int case_token_bucket(void)
+{
+	const uint64_t t0 = 1000 * SEC_NS, big = 1ull << 62;
+	const uint32_t max = 0xffffffffu;
+	struct ms_event_state *st = &tp->bss->state;
+
+	/* A bucket that has never been used is full: burst tokens at once, then none. */
+	memset(st, 0, sizeof(*st));
+	CHECK(take_n(t0, 0, 25, 100, 20) == 20);
+	/* 100/s is a token every 10 ms: steps of 1 ms for a second give exactly 100, and
+	 * steps of 3 ms for three seconds exactly 300: the fractions are carried over. */
+	CHECK(take_n(t0, 1000000, 1000, 100, 20) == 100);
+	CHECK(take_n(t0 + SEC_NS, 3000000, 1000, 100, 20) == 300);
+	/* Idle for long: the bucket holds burst, never more. */
+	CHECK(take_n(t0 + 100 * SEC_NS, 0, 30, 100, 20) == 20);
+	/* Rate 1: the token comes after a whole second, not a nanosecond before. */
+	st->tokens_ts_ns = t0;
+	st->tokens = 0;
+	CHECK(take(t0 + SEC_NS - 1, 1, 5) == 0);
+	CHECK(take(t0 + SEC_NS, 1, 5) == 1);
+	/* A clock behind the last refill (cannot happen on one CPU): nothing, and no wrap. */
+	CHECK(take(t0, 1, 5) == 0 && st->tokens == 0 && st->tokens_ts_ns == t0 + SEC_NS);
+	/* Burst 0 holds nothing. */
+	CHECK(take(t0 + 50 * SEC_NS, 100, 0) == 0);
+	/* Largest rate and burst. elapsed * rate in 64 bits would wrap to 2^32 - 2 after
+	 * 2^32 + 2 ns here (4 tokens instead of a full bucket). */
+	memset(st, 0, sizeof(*st));
+	CHECK(take(big, max, max) == 1 && st->tokens == max - 1ull);
+	CHECK(take_n(big, 0, 1000, max, max) == 1000);
+	st->tokens_ts_ns = big;
+	st->tokens = 0;
+	CHECK(take(big + (1ull << 32) + 2, max, max) == 1 && st->tokens == max - 1ull);
+	/* Whole seconds times rate would wrap to exactly 0 after 2^33 s at 2^31/s. */
+	memset(st, 0, sizeof(*st));
+	CHECK(take((1ull << 33) * SEC_NS, 1u << 31, 10) == 1 && st->tokens == 9);
+	/* A small rate over a long idle: secs * rate tokens, below the burst. */
+	st->tokens_ts_ns = big;
+	st->tokens = 0;
+	CHECK(take(big + (1ull << 40), 1, max) == 1 && st->tokens == (1ull << 40) / SEC_NS - 1);
+	return 0;
+}
+
 /* ---- setup ------------------------------------------------------------------------------ */
 
 static void env_close(void)
@@ -681,6 +762,7 @@ static int case_full_ring(void)
 
 static int setup_env(void)
 {
+	struct bpf_map *m;
 	char a[16], b[16];
 	cpu_set_t cpus;
 	int cpu = sched_getcpu();
@@ -702,6 +784,15 @@ static int setup_env(void)
 	env.template_fd = dp_policy_table_create(T_POLICY_ENTRIES);
 	if (env.template_fd < 0)
 		return -1;
+	/* The probe uses none of the datapath's maps that come with events.h: create none. */
+	tp = token_probe_bpf__open();
+	if (!tp)
+		return -1;
+	bpf_object__for_each_map(m, tp->obj)
+		if (!bpf_map__is_internal(m) && bpf_map__set_autocreate(m, false))
+			return -1;
+	if (token_probe_bpf__load(tp))
+		return -1;
 	return env_open(T_RING_BYTES, 1);
 }
 
@@ -716,6 +807,7 @@ static const struct {
 	{ "drops: policy, deny rule, spoofed source, ingress, revocation", case_drops },
 	{ "malformed packets: what was parsed", case_invalid },
 	{ "IPv6: FLOW_NEW and drops", case_ipv6 },
+	{ "rate limiter arithmetic: refills, carried fractions, limits, no overflow", case_token_bucket },
 	{ "rate limit: a burst, then what the rate refills; the rest counted", case_rate_limit },
 	/* Last: it reopens the programs with a tiny ring. */
 	{ "a full ring: the rest counted as lost, events again once read", case_full_ring },
@@ -745,6 +837,7 @@ int main(void)
 	}
 	printf("# %zu of %zu passed\n", n - failed, n);
 	env_close();
+	token_probe_bpf__destroy(tp);
 	close(env.template_fd);
 	return failed ? 1 : 0;
 }

@@ -561,7 +561,8 @@ size_t ev_parse_json_lines(const char *text, struct microseg_event *out, size_t 
 		ev->icmp_type = o.icmp_type < 0 ? 0 : (uint32_t)o.icmp_type;
 		ev->bytes = o.bytes;
 		if (strcmp(o.endpoint, "-"))
-			snprintf(ev->endpoint_name, sizeof(ev->endpoint_name), "%s", o.endpoint);
+			snprintf(ev->endpoint_name, sizeof(ev->endpoint_name), "%.*s",
+				 (int)sizeof(ev->endpoint_name) - 1, o.endpoint);
 	}
 	free(copy);
 	E2E_CHECK(n == m, "JSON checker gave %zu lines for %zu", n, m);

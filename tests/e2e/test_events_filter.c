@@ -26,6 +26,21 @@ struct known {
 };
 
 /* What events.h says a filter lets through. */
+static void known_set(struct known *k, uint32_t type, uint32_t ep_id, uint32_t dir,
+		      uint32_t src_id, uint32_t dst_id, const char *src, uint16_t sport,
+		      const char *dst)
+{
+	memset(k, 0, sizeof(*k));
+	k->type = type;
+	k->ep_id = ep_id;
+	k->dir = dir;
+	k->src_id = src_id;
+	k->dst_id = dst_id;
+	k->verdict = type == MICROSEG_EVENT_DROP ? MICROSEG_DROPPED : MICROSEG_FORWARDED;
+	/* Every known flow goes to the server's HTTP port. */
+	ev_tuple_set(&k->tu, src, sport, dst, EV_HTTP_PORT, MICROSEG_PROTO_TCP);
+}
+
 static bool filter_passes(const struct microseg_event_filter *f, uint32_t ep_id,
 			  uint32_t src_id, uint32_t dst_id, uint32_t verdict)
 {
@@ -55,21 +70,15 @@ static void run_filter(struct ev_setup *s, const char *what, const struct micros
 	E2E_OK(&s->t, microseg_events_get_stats(s->t.ctx, &st0));
 
 	/* The known events of the traffic below. */
-	k[nk] = (struct known){ MICROSEG_EVENT_FLOW_NEW, ep_a, MICROSEG_DIR_EGRESS, s->id_a, s->id_b,
-				MICROSEG_FORWARDED };
-	ev_tuple_set(&k[nk++].tu, s->a->v4, lp, s->b->v4, EV_HTTP_PORT, MICROSEG_PROTO_TCP);
-	k[nk] = (struct known){ MICROSEG_EVENT_FLOW_NEW, ep_b, MICROSEG_DIR_INGRESS, s->id_a, s->id_b,
-				MICROSEG_FORWARDED };
-	ev_tuple_set(&k[nk++].tu, s->a->v4, lp, s->b->v4, EV_HTTP_PORT, MICROSEG_PROTO_TCP);
+	known_set(&k[nk++], MICROSEG_EVENT_FLOW_NEW, ep_a, MICROSEG_DIR_EGRESS, s->id_a, s->id_b,
+		  s->a->v4, lp, s->b->v4);
+	known_set(&k[nk++], MICROSEG_EVENT_FLOW_NEW, ep_b, MICROSEG_DIR_INGRESS, s->id_a, s->id_b,
+		  s->a->v4, lp, s->b->v4);
 	for (int i = 0; i < SYNS; i++) {
-		k[nk] = (struct known){ MICROSEG_EVENT_FLOW_NEW, ep_c, MICROSEG_DIR_EGRESS, s->id_c,
-					s->id_b, MICROSEG_FORWARDED };
-		ev_tuple_set(&k[nk++].tu, s->c->v4, (uint16_t)(sport0 + i), s->b->v4, EV_HTTP_PORT,
-			     MICROSEG_PROTO_TCP);
-		k[nk] = (struct known){ MICROSEG_EVENT_DROP, ep_b, MICROSEG_DIR_INGRESS, s->id_c,
-					s->id_b, MICROSEG_DROPPED };
-		ev_tuple_set(&k[nk++].tu, s->c->v4, (uint16_t)(sport0 + i), s->b->v4, EV_HTTP_PORT,
-			     MICROSEG_PROTO_TCP);
+		known_set(&k[nk++], MICROSEG_EVENT_FLOW_NEW, ep_c, MICROSEG_DIR_EGRESS, s->id_c,
+			  s->id_b, s->c->v4, (uint16_t)(sport0 + i), s->b->v4);
+		known_set(&k[nk++], MICROSEG_EVENT_DROP, ep_b, MICROSEG_DIR_INGRESS, s->id_c, s->id_b,
+			  s->c->v4, (uint16_t)(sport0 + i), s->b->v4);
 	}
 
 	ev_http_ok(s->a, s->b->v4, EV_HTTP_PORT, lp, "server");

@@ -218,7 +218,7 @@ static uint64_t ring_bytes(struct ev_setup *s)
 int main(int argc, char **argv)
 {
 	struct ev_setup s;
-	struct snap a, b;
+	struct snap sa, sb, *a = &sa, *b = &sb;
 	char self[PATH_MAX];
 	unsigned long long sent;
 	long long flood_ms;
@@ -258,45 +258,45 @@ int main(int argc, char **argv)
 
 		e2e_log("phase: flood-rate-limited");
 		E2E_OK(&s.t, microseg_events_set_rate(s.t.ctx, rate, burst));
-		snap(&s, &a);
+		snap(&s, a);
 		pid = start_flood(&s, self, &fd);
 		sent = finish_flood(&s, pid, fd, true, &flood_ms);
 		topo_sleep_ms(200);
-		snap(&s, &b);
+		snap(&s, b);
 		/* The window the limiter refilled in: from before the first packet to after the
 		 * last read of the counters. */
-		secs = (double)(b.ms - a.ms) / 1000.0;
+		secs = (double)(b->ms - a->ms) / 1000.0;
 		bound = (uint64_t)(rate * secs * (double)ncpu) + (uint64_t)burst * (uint64_t)ncpu;
 		e2e_log("sender: %llu datagrams in %lld ms (%.0f/s); window %.2f s, bound on emitted "
 			"%llu", sent, flood_ms, sent * 1000.0 / (double)(flood_ms ? flood_ms : 1), secs,
 			(unsigned long long)bound);
-		check_accounting("rate-limited", sent, &a, &b);
-		E2E_CHECK(b.ev.emitted - a.ev.emitted <= bound,
+		check_accounting("rate-limited", sent, a, b);
+		E2E_CHECK(b->ev.emitted - a->ev.emitted <= bound,
 			  "emitted +%llu events, the rate limit allows %llu", D(ev.emitted),
 			  (unsigned long long)bound);
 		/* The limiter lets the configured rate through on the sending CPU at least. */
-		E2E_CHECK(b.ev.emitted - a.ev.emitted >= (uint64_t)(rate * (flood_ms / 1000.0) / 2),
+		E2E_CHECK(b->ev.emitted - a->ev.emitted >= (uint64_t)(rate * (flood_ms / 1000.0) / 2),
 			  "emitted only +%llu events in %lld ms at %u/s", D(ev.emitted), flood_ms,
 			  rate);
-		E2E_CHECK(b.ev.rate_limited - a.ev.rate_limited + b.ev.emitted - a.ev.emitted >=
-				  b.drops - a.drops,
+		E2E_CHECK(b->ev.rate_limited - a->ev.rate_limited + b->ev.emitted - a->ev.emitted >=
+				  b->drops - a->drops,
 			  "rate limited +%llu, emitted +%llu, for %llu drops", D(ev.rate_limited),
 			  D(ev.emitted), D(drops));
 		if (bound < capacity)
-			E2E_CHECK(b.ev.lost == a.ev.lost, "%llu events lost with a reader and a ring "
+			E2E_CHECK(b->ev.lost == a->ev.lost, "%llu events lost with a reader and a ring "
 				  "larger than the rate allows", D(ev.lost));
 		check_rss(rss0, "after the rate-limited flood");
 		/* Everything written is read, once. */
 		for (int attempt = 0;; attempt++) {
 			drain(&s);
-			snap(&s, &b);
-			if (b.ev.emitted - a.ev.emitted ==
-				    (b.ev.delivered + b.ev.filtered) - (a.ev.delivered + a.ev.filtered) ||
+			snap(&s, b);
+			if (b->ev.emitted - a->ev.emitted ==
+				    (b->ev.delivered + b->ev.filtered) - (a->ev.delivered + a->ev.filtered) ||
 			    attempt == 3)
 				break;
 		}
-		E2E_CHECK(b.ev.emitted - a.ev.emitted ==
-				  (b.ev.delivered + b.ev.filtered) - (a.ev.delivered + a.ev.filtered),
+		E2E_CHECK(b->ev.emitted - a->ev.emitted ==
+				  (b->ev.delivered + b->ev.filtered) - (a->ev.delivered + a->ev.filtered),
 			  "emitted +%llu, read +%llu", D(ev.emitted),
 			  D(ev.delivered) + D(ev.filtered));
 	}
@@ -306,25 +306,25 @@ int main(int argc, char **argv)
 		e2e_log("phase: flood-ring-full");
 		E2E_OK(&s.t, microseg_events_set_rate(s.t.ctx, 100000000, 100000000));
 		drain(&s);
-		snap(&s, &a);
+		snap(&s, a);
 		pid = start_flood(&s, self, &fd);
 		sent = finish_flood(&s, pid, fd, false, &flood_ms);
 		topo_sleep_ms(200);
-		snap(&s, &b);
+		snap(&s, b);
 		e2e_log("sender: %llu datagrams in %lld ms", sent, flood_ms);
-		check_accounting("ring-full", sent, &a, &b);
-		E2E_CHECK(b.ev.lost > a.ev.lost, "no event lost with nobody reading %llu drops",
+		check_accounting("ring-full", sent, a, b);
+		E2E_CHECK(b->ev.lost > a->ev.lost, "no event lost with nobody reading %llu drops",
 			  D(drops));
-		E2E_CHECK(b.ev.emitted - a.ev.emitted <= capacity &&
-				  b.ev.emitted - a.ev.emitted >= capacity * 95 / 100,
+		E2E_CHECK(b->ev.emitted - a->ev.emitted <= capacity &&
+				  b->ev.emitted - a->ev.emitted >= capacity * 95 / 100,
 			  "emitted +%llu into an empty ring of %llu records nobody read",
 			  D(ev.emitted), (unsigned long long)capacity);
 		check_rss(rss0, "after the unread flood");
 		counter.calls = 0;
 		drain(&s);
-		snap(&s, &b);
+		snap(&s, b);
 		e2e_log("read %llu events after the flood", (unsigned long long)counter.calls);
-		E2E_CHECK(counter.calls == b.ev.emitted - a.ev.emitted,
+		E2E_CHECK(counter.calls == b->ev.emitted - a->ev.emitted,
 			  "read %llu events, %llu were written", (unsigned long long)counter.calls,
 			  D(ev.emitted));
 		check_rss(rss0, "after reading the full ring");

@@ -141,7 +141,14 @@ static void observe(struct ev_setup *s)
 	E2E_CHECK(r >= 0, "msegctl observe output: %s", strerror(-r));
 	r = topo_wait(pid, 5000);
 	E2E_CHECK(r == 0, "msegctl observe exited %d: %s", r, out);
-	e2e_log("msegctl observe --json printed:\n%s", out);
+	e2e_log("msegctl observe --json printed:");
+	{
+		char copy[sizeof(out)], *line, *save = NULL;
+
+		snprintf(copy, sizeof(copy), "%s", out);
+		for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+			e2e_log("  %.900s", line);
+	}
 
 	n = ev_parse_json_lines(out, evs, 16);
 	E2E_CHECK(n == 6, "%zu JSON lines, want 6", n);
