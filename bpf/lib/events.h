@@ -3,7 +3,7 @@
  * Flow events through the ms_events ring buffer: a FLOW_NEW record when a connection is
  * allowed and tracked, a DROP record for every dropped packet (struct ms_event_flow).
  *
- * Reporting costs one array lookup when it is off (ms_config.flags). When it is on, a token
+ * Reporting costs a call and one array lookup when it is off (ms_config.flags). When on, a token
  * bucket per CPU (ms_config.event_rate tokens a second, at most event_burst) bounds what a
  * flood can push into the ring; what the bucket refuses is counted in `limited`, what the full
  * ring refuses in `lost`, what is written in `emitted` (ms_event_state, per CPU: a TC program
@@ -55,7 +55,7 @@ static __always_inline int ms_event_take_token(struct ms_event_state *st, __u32 
 	elapsed = now > st->tokens_ts_ns ? now - st->tokens_ts_ns : 0;
 	secs = elapsed / MS_EV_NSEC_PER_SEC;
 	if (secs >= burst) {
-		/* rate >= 1: that long refills any bucket. */
+		/* rate >= 1 (0 never gets here): that long refills any bucket. */
 		tokens = burst;
 		st->tokens_ts_ns = now;
 	} else {

@@ -7,7 +7,9 @@
  *    written went to msegctl;
  *  - `status` shows the programs' ids and every endpoint attached;
  *  - `metrics --prometheus` shows forwarded counters that moved by K datagrams of S bytes
- *    (within the e2e tier's noise allowance) and values that agree with the manager's.
+ *    (within the e2e tier's noise allowance) and values that agree with the manager's;
+ *  - what msegctl is built on: a MICROSEG_CTX_F_READ_ONLY context of this process refuses
+ *    microseg_events_set_rate() with -EROFS and reads events, endpoint names included.
  */
 #include "test_events.h"
 
@@ -328,6 +330,67 @@ static void metrics(struct ev_setup *s)
 	e2e_log("  ok: msegctl metrics moved by the datagrams sent and agree with the manager");
 }
 
+static struct ev_log ro_log = { .store = true };
+
+static void read_only(struct ev_setup *s)
+{
+	MICROSEG_OPTS(microseg_ctx_opts, o, .instance = s->t.instance, .bpffs_dir = s->t.bpffs_dir,
+		      .state_dir = s->t.state_dir, .flags = MICROSEG_CTX_F_READ_ONLY);
+	struct microseg_ctx *ro = NULL;
+	struct microseg_status st_ro, st;
+	struct ev_tuple tu;
+	uint16_t lp = ev_next_port();
+	uint64_t since;
+	long long t0;
+	int r;
+
+	e2e_log("phase: read-only");
+	r = microseg_ctx_open(&o, &ro);
+	E2E_CHECK(r == 0, "read-only open next to the manager: %d (%s)", r, microseg_strerror(r));
+	r = microseg_events_set_rate(ro, 10, 10);
+	E2E_CHECK(r == -EROFS, "set_rate on a read-only context = %d, want -EROFS", r);
+	memset(&st_ro, 0, sizeof(st_ro));
+	st_ro.sz = sizeof(st_ro);
+	memset(&st, 0, sizeof(st));
+	st.sz = sizeof(st);
+	E2E_CHECK(microseg_ctx_status(ro, &st_ro) == 0, "status of the read-only context");
+	E2E_OK(&s->t, microseg_ctx_status(s->t.ctx, &st));
+	E2E_CHECK(st_ro.prog_from_container_id == st.prog_from_container_id &&
+			  st_ro.prog_to_container_id == st.prog_to_container_id &&
+			  st_ro.endpoints == st.endpoints && st_ro.event_rate == st.event_rate,
+		  "the read-only context's status differs from the manager's");
+
+	r = microseg_events_subscribe(ro, NULL, ev_record, &ro_log);
+	E2E_CHECK(r == 0, "subscribe on the read-only context: %d", r);
+	/* Whatever waits from before. */
+	while (microseg_events_process(ro, 200) > 0)
+		;
+	ev_log_clear(&ro_log);
+	since = ev_realtime_ns();
+	ev_tuple_set(&tu, s->a->v4, lp, s->b->v4, EV_HTTP_PORT, MICROSEG_PROTO_TCP);
+	ev_http_ok(s->a, s->b->v4, EV_HTTP_PORT, lp, "server");
+	for (t0 = topo_now_ms(); ro_log.n < 2 && topo_now_ms() - t0 < 3000;) {
+		r = microseg_events_process(ro, 100);
+		E2E_CHECK(r >= 0 || r == -EINTR, "process on the read-only context: %d", r);
+	}
+	ev_expect_event(ev_find(&ro_log, MICROSEG_EVENT_FLOW_NEW, microseg_endpoint_id(s->a->ep),
+				MICROSEG_DIR_EGRESS, &tu),
+			&(struct ev_expect){ .type = MICROSEG_EVENT_FLOW_NEW, .ep = s->a,
+					     .direction = MICROSEG_DIR_EGRESS,
+					     .src_identity = s->id_a, .dst_identity = s->id_b,
+					     .tuple = &tu, .icmp_type = -1, .since_ns = since });
+	ev_expect_event(ev_find(&ro_log, MICROSEG_EVENT_FLOW_NEW, microseg_endpoint_id(s->b->ep),
+				MICROSEG_DIR_INGRESS, &tu),
+			&(struct ev_expect){ .type = MICROSEG_EVENT_FLOW_NEW, .ep = s->b,
+					     .direction = MICROSEG_DIR_INGRESS,
+					     .rule_id = s->rule_id, .src_identity = s->id_a,
+					     .dst_identity = s->id_b, .tuple = &tu, .icmp_type = -1,
+					     .since_ns = since });
+	microseg_ctx_close(ro);
+	free(ro_log.v);
+	e2e_log("  ok: read-only context: -EROFS for set_rate, same status, events with names");
+}
+
 int main(void)
 {
 	struct ev_setup s;
@@ -338,6 +401,7 @@ int main(void)
 	observe(&s);
 	status(&s);
 	metrics(&s);
+	read_only(&s);
 	pol_finish(&s.t);
 	return 0;
 }
