@@ -134,8 +134,9 @@ MICROSEG_API int microseg_events_subscribe(struct microseg_ctx *ctx, const struc
 		return -EINVAL;
 	MS_LOCK(ctx);
 	int err = 0;
-	if (!fn || !MS_OPTS_OK(filter, struct microseg_event_filter)) {
-		err = ms_err(ctx, -EINVAL, "events: callback is NULL or filter->sz is wrong");
+	if (!fn || !MS_OPTS_OK(filter, struct microseg_event_filter) ||
+	    (MS_OPT(filter, verdicts, 0) & ~(MICROSEG_EVENT_F_FORWARDED | MICROSEG_EVENT_F_DROPPED))) {
+		err = ms_err(ctx, -EINVAL, "events: callback is NULL, filter->sz is wrong or unknown verdict bits");
 		goto out;
 	}
 	if (ms_ctx_offline(ctx)) {

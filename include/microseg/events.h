@@ -76,12 +76,14 @@ struct microseg_event_filter {
 	uint32_t verdicts;    /* MICROSEG_EVENT_F_*; 0: both */
 };
 
-/* Starts delivering events to fn (replacing an earlier subscription) and turns the
- * datapath's event reporting on. filter may be NULL. Errors: -EINVAL; -EBUSY another
- * subscription of this process holds the ring. Thread-safe. */
+/* Starts delivering events to fn (replacing this context's earlier subscription). The
+ * datapath reports events from the instance's creation on (see microseg_events_set_rate());
+ * subscribing only starts reading them. filter may be NULL. Errors: -EINVAL (NULL fn, bad sz,
+ * unknown verdict bits); -EOPNOTSUPP on a context without datapath. Thread-safe. */
 MICROSEG_API int microseg_events_subscribe(struct microseg_ctx *ctx, const struct microseg_event_filter *filter,
 					   microseg_event_fn fn, void *user);
-/* Stops the subscription; the datapath keeps counting but reports no events. */
+/* Stops reading; the datapath goes on reporting (another reader, e.g. msegctl observe, may
+ * take the events) and counting. -ENOENT if not subscribed. */
 MICROSEG_API int microseg_events_unsubscribe(struct microseg_ctx *ctx);
 
 /* A file descriptor that becomes readable when events wait (epoll/poll it). Valid while the
