@@ -137,6 +137,21 @@ static void describe(struct microseg_ctx *ctx, char *out, size_t len, const char
 		snprintf(out + used, len - used, "%s: denied (selected, and no rule allows it). ", point);
 }
 
+/* One enforcement point: the endpoint's live table, judged as the datapath would, described. */
+static uint32_t judge(struct microseg_ctx *ctx, const struct microseg_endpoint *ep, uint32_t peer, uint8_t dir,
+		      uint8_t proto, uint16_t port, uint32_t *rule, char *text, size_t len)
+{
+	const struct ms_table *t = ctx->pol->slot[ctx->pol->rev & 1][ep->ep_id];
+	if (t == MS_SLOT_UNKNOWN)
+		t = NULL;
+	uint32_t verdict = decide(t, peer, dir, proto, port, rule);
+	char point[96];
+	snprintf(point, sizeof(point), "%s of %s", dir == MS_DIR_EGRESS ? "egress" : "ingress",
+		 ep->name[0] ? ep->name : ep->ifname);
+	describe(ctx, text, len, point, verdict, *rule);
+	return verdict;
+}
+
 MICROSEG_API int microseg_policy_explain(struct microseg_ctx *ctx, const struct microseg_explain_query *q,
 					 struct microseg_explain_result *res)
 {
@@ -168,29 +183,18 @@ MICROSEG_API int microseg_policy_explain(struct microseg_ctx *ctx, const struct 
 	struct microseg_explain_result r = { .sz = sizeof(r) };
 	r.src_identity = src.identity;
 	r.dst_identity = dst.identity;
-	uint32_t live = ctx->pol->rev & 1;
 	snprintf(r.text, sizeof(r.text), "identity %u -> identity %u, %s %u: ", src.identity, dst.identity,
 		 proto == MICROSEG_PROTO_TCP ? "tcp" : proto == MICROSEG_PROTO_UDP ? "udp" :
 		 proto == MICROSEG_PROTO_SCTP ? "sctp" : "icmp type", port);
 	if (src.ep) {
-		const struct ms_table *t = ctx->pol->slot[live][src.ep->ep_id];
-		if (t == MS_SLOT_UNKNOWN)
-			t = NULL;
 		r.egress_applies = 1;
-		r.egress_verdict = decide(t, dst.identity, MS_DIR_EGRESS, (uint8_t)proto, port, &r.egress_rule);
-		char point[96];
-		snprintf(point, sizeof(point), "egress of %s", src.ep->name[0] ? src.ep->name : src.ep->ifname);
-		describe(ctx, r.text, sizeof(r.text), point, r.egress_verdict, r.egress_rule);
+		r.egress_verdict = judge(ctx, src.ep, dst.identity, MS_DIR_EGRESS, (uint8_t)proto, port,
+					 &r.egress_rule, r.text, sizeof(r.text));
 	}
 	if (dst.ep) {
-		const struct ms_table *t = ctx->pol->slot[live][dst.ep->ep_id];
-		if (t == MS_SLOT_UNKNOWN)
-			t = NULL;
 		r.ingress_applies = 1;
-		r.ingress_verdict = decide(t, src.identity, MS_DIR_INGRESS, (uint8_t)proto, port, &r.ingress_rule);
-		char point[96];
-		snprintf(point, sizeof(point), "ingress of %s", dst.ep->name[0] ? dst.ep->name : dst.ep->ifname);
-		describe(ctx, r.text, sizeof(r.text), point, r.ingress_verdict, r.ingress_rule);
+		r.ingress_verdict = judge(ctx, dst.ep, src.identity, MS_DIR_INGRESS, (uint8_t)proto, port,
+					  &r.ingress_rule, r.text, sizeof(r.text));
 	}
 	r.verdict = r.egress_verdict != MICROSEG_VERDICT_ALLOWED ? r.egress_verdict : r.ingress_verdict;
 	size_t tl = strlen(r.text);
