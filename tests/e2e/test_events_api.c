@@ -357,8 +357,9 @@ static void deny_rule_drops(struct ev_setup *s)
 	E2E_CHECK(d1 - d0 == K, "B's policy_deny counter grew by %llu for %d datagrams",
 		  (unsigned long long)(d1 - d0), K);
 	ev_check_json(view.v, view.n);
+	uint32_t rule_id = microseg_rule_id(rule); /* the handle dies with the removal */
 	E2E_OK(&s->t, microseg_rule_remove(s->t.ctx, rule));
-	e2e_log("  ok: %d drops with reason policy_deny and rule %u", K, microseg_rule_id(rule));
+	e2e_log("  ok: %d drops with reason policy_deny and rule %u", K, rule_id);
 }
 
 static void reporting_off(struct ev_setup *s)
