@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The policy compiler: rules + identities -> one table per endpoint identity.
+ * The policy compiler: rules + identities -> the table of one endpoint identity.
  *
  * A table holds entries {peer identity, direction, protocol, port prefix} -> {allow|deny,
  * rule}. For every (direction, peer, protocol) the port intervals of all rules are cut into
@@ -8,7 +8,8 @@
  * prefixes, so the datapath resolves any port range with one longest-prefix lookup. The
  * wildcard levels (any peer, any protocol) are separate entries; the datapath combines them,
  * again with deny winning. Entries grow with rules x matching identities x port prefixes, and
- * endpoints of one identity share one table.
+ * identities selected by the same rules share one table (policy.c compiles each such set once,
+ * and tables with equal entries are interned).
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
