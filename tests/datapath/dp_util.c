@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 void dp_require_root(const char *test)
 {
@@ -264,4 +265,120 @@ int dp_stats_check(const struct ms_ep_stats *before, const struct ms_ep_stats *a
 		}
 	}
 	return bad ? -1 : 0;
+}
+
+int dp_env_init(struct dp_env *e, const char *prefix, unsigned int flags,
+		uint32_t policy_entries)
+{
+	char a[16], b[16];
+
+	if (dp_private_netns())
+		return -1;
+	snprintf(a, sizeof(a), "%sa%d", prefix, (int)getpid());
+	snprintf(b, sizeof(b), "%sb%d", prefix, (int)getpid());
+	if ((flags & DP_NO_IPV6) && dp_sh("sysctl -q -w net.ipv6.conf.default.disable_ipv6=1"))
+		return -1;
+	if (dp_veth_pair(a, b, !!(flags & DP_LINKS_UP), &e->if_a, &e->if_b))
+		return -1;
+	e->ncpus = libbpf_num_possible_cpus();
+	if (e->ncpus <= 0)
+		return -1;
+	e->template_fd = dp_policy_table_create(policy_entries);
+	return e->template_fd < 0 ? -1 : 0;
+}
+
+static struct bpf_map *map_named(struct bpf_object *obj, const char *name)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
+
+	if (!m)
+		printf("# no map %s in the object\n", name);
+	return m;
+}
+
+static int map_fd(struct bpf_object *obj, const char *name)
+{
+	struct bpf_map *m = map_named(obj, name);
+
+	return m ? bpf_map__fd(m) : -1;
+}
+
+static int resize(struct bpf_object *obj, const char *name, uint32_t max_entries)
+{
+	struct bpf_map *m;
+
+	if (!max_entries)
+		return 0;
+	m = map_named(obj, name);
+	return m ? bpf_map__set_max_entries(m, max_entries) : -1;
+}
+
+int dp_env_load(struct dp_env *e, struct bpf_object *obj, uint32_t *max_endpoints,
+		const struct dp_sizes *s)
+{
+	struct bpf_map *pol = map_named(obj, MS_MAP_POLICY);
+	struct bpf_program *from, *to;
+
+	if (!pol || bpf_map__set_inner_map_fd(pol, e->template_fd))
+		return -1;
+	if (resize(obj, MS_MAP_ENDPOINTS, s->endpoints) ||
+	    resize(obj, MS_MAP_EP_STATS, s->endpoints) ||
+	    resize(obj, MS_MAP_IPCACHE, s->ipcache) ||
+	    resize(obj, MS_MAP_POLICY, 2 * s->endpoints) ||
+	    resize(obj, MS_MAP_POLICY_EXACT, s->policy_exact) ||
+	    resize(obj, MS_MAP_CT, s->ct) ||
+	    resize(obj, MS_MAP_EVENTS, s->ring_bytes))
+		return -1;
+	if (s->endpoints)
+		*max_endpoints = s->endpoints;
+	if (bpf_object__load(obj)) {
+		printf("# loading the programs failed (verifier log above)\n");
+		return -1;
+	}
+	from = bpf_object__find_program_by_name(obj, MS_PROG_FROM_CONTAINER);
+	to = bpf_object__find_program_by_name(obj, MS_PROG_TO_CONTAINER);
+	if (!from || !to)
+		return -1;
+	e->prog[0] = bpf_program__fd(from);
+	e->prog[1] = bpf_program__fd(to);
+	e->eps = map_fd(obj, MS_MAP_ENDPOINTS);
+	e->ipc = map_fd(obj, MS_MAP_IPCACHE);
+	e->stats = map_fd(obj, MS_MAP_EP_STATS);
+	e->ct = map_fd(obj, MS_MAP_CT);
+	e->cfg = map_fd(obj, MS_MAP_CONFIG);
+	e->pol = map_fd(obj, MS_MAP_POLICY);
+	e->evstate = map_fd(obj, MS_MAP_EVENT_STATE);
+	e->events = map_fd(obj, MS_MAP_EVENTS);
+	if (e->eps < 0 || e->ipc < 0 || e->stats < 0 || e->ct < 0 || e->cfg < 0 || e->pol < 0 ||
+	    e->evstate < 0 || e->events < 0)
+		return -1;
+	return 0;
+}
+
+/* The TAP counters of this process. */
+static int tap_n, tap_failed;
+
+void dp_tap_start(const char *test, int (*setup)(void), int planned)
+{
+	dp_require_root(test);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (setup()) {
+		printf("Bail out! setup failed\n");
+		exit(1);
+	}
+	printf("1..%d\n", planned);
+}
+
+int dp_tap_ok(int bad, const char *name)
+{
+	printf("%s %d - %s\n", bad ? "not ok" : "ok", ++tap_n, name);
+	tap_failed += !!bad;
+	return bad;
+}
+
+int dp_tap_done(const char *note)
+{
+	printf("# %d of %d passed%s%s\n", tap_n - tap_failed, tap_n, note ? " " : "",
+	       note ? note : "");
+	return tap_failed ? 1 : 0;
 }

@@ -93,6 +93,52 @@ int dp_policy_install(int pol_fd, uint32_t slot, const struct dp_rule *rules, si
 /* Prints the size of a loaded program and the verifier's work on it, as a TAP comment. */
 void dp_print_insns(const char *name, int prog_fd);
 
+/*
+ * What the endpoint/policy/events tests share: a private namespace with one veth pair, the
+ * ms_policy template, and the fds of the datapath object (endpoint.bpf.o) once loaded.
+ */
+struct dp_env {
+	int prog[2];                /* [0] ms_from_container, [1] ms_to_container */
+	int eps, ipc, stats, ct, cfg, pol, evstate, events;
+	int template_fd;            /* inner map template of ms_policy */
+	int ncpus;
+	uint32_t if_a, if_b;
+};
+
+#define DP_LINKS_UP 1u   /* bring the veth pair up */
+#define DP_NO_IPV6 2u    /* no IPv6 on new links: no router solicitations or MLD on them */
+
+/* Moves into a private namespace, creates the veth pair <prefix>a<pid> / <prefix>b<pid>,
+ * and a policy template of policy_entries. 0 or -1. */
+int dp_env_init(struct dp_env *e, const char *prefix, unsigned int flags,
+		uint32_t policy_entries);
+
+/* Sizes for the datapath object; 0 leaves the object's own. */
+struct dp_sizes {
+	uint32_t endpoints;         /* ms_endpoints, ms_ep_stats; ms_policy gets twice */
+	uint32_t ipcache, ct;
+	uint32_t policy_exact;      /* ms_policy_exact */
+	uint32_t ring_bytes;        /* ms_events */
+};
+
+struct bpf_object;
+
+/* Sizes the maps of obj (endpoint.bpf.o, opened) and its ms_max_endpoints (max_endpoints,
+ * the skeleton's rodata field; left alone if s->endpoints is 0), gives ms_policy the
+ * template of e, loads it and fills in the fds of e. 0 or -1. */
+int dp_env_load(struct dp_env *e, struct bpf_object *obj, uint32_t *max_endpoints,
+		const struct dp_sizes *s);
+
+/*
+ * TAP output, one plan per process. dp_tap_start() skips unless root, runs setup (bails out
+ * with exit 1 if it fails) and prints the plan; dp_tap_ok() prints one result and returns
+ * bad; dp_tap_done() prints the summary, with note after it if not NULL, and returns the
+ * exit status.
+ */
+void dp_tap_start(const char *test, int (*setup)(void), int planned);
+int dp_tap_ok(int bad, const char *name);
+int dp_tap_done(const char *note);
+
 /* One expected counter change: ep_id 0 ends a list. */
 struct dp_count {
 	uint32_t ep_id;

@@ -103,15 +103,9 @@ struct dp_case {
 #define DROP(ep, dir, why, n) { (ep), (dir), (why), (n) }
 #define NONE {{ 0 }}
 
-static struct {
-	struct endpoint_bpf *skel;
-	int prog[2];
-	int eps, ipc, stats, ct;
-	int policy_template;     /* inner map template of ms_policy */
-	int ncpus;
-	uint32_t if_a, if_b;
-	int sock_a, sock_b;          /* AF_PACKET, bound to msdpa / msdpb */
-} env;
+static struct dp_env env;
+static struct endpoint_bpf *skel;
+static int sock_a, sock_b; /* AF_PACKET, bound to msdpa / msdpb */
 
 /* ---- packets ---------------------------------------------------------------------------- */
 
@@ -702,7 +696,7 @@ static int same_stats(const struct ms_ep_stats *a, const struct ms_ep_stats *b)
 static int send_live(const struct dp_case *tc, const struct pb *p, struct ms_ep_stats *before,
 		     struct ms_ep_stats *after)
 {
-	int sock = tc->prog == FROM ? env.sock_a : env.sock_b;
+	int sock = tc->prog == FROM ? sock_a : sock_b;
 	struct timespec ts = { 0, 1000000 };
 	int i, err;
 
@@ -802,7 +796,7 @@ static int check_map(const struct bpf_map *m, const char *name, enum bpf_map_typ
 
 static int check_maps_match_abi(void)
 {
-	struct endpoint_bpf *s = env.skel;
+	struct endpoint_bpf *s = skel;
 	int err = 0;
 
 	err |= check_map(s->maps.ms_meta, MS_MAP_META, BPF_MAP_TYPE_ARRAY, 4,
@@ -900,88 +894,40 @@ static int attach_live(void)
 	err = bpf_tc_attach(&hook, &out);
 	if (err)
 		return err;
-	env.sock_a = packet_socket(env.if_a);
-	env.sock_b = packet_socket(env.if_b);
-	return (env.sock_a < 0 || env.sock_b < 0) ? -1 : 0;
+	sock_a = packet_socket(env.if_a);
+	sock_b = packet_socket(env.if_b);
+	return (sock_a < 0 || sock_b < 0) ? -1 : 0;
 }
 
 /* ---- main ------------------------------------------------------------------------------ */
 
 static int setup_env(void)
 {
-	char a[16], b[16];
+	static const struct dp_sizes sizes = {
+		.endpoints = T_MAX_ENDPOINTS, .ipcache = T_MAX_IPCACHE, .ct = T_MAX_CT,
+	};
 
-	if (dp_private_netns())
-		return -1;
-	snprintf(a, sizeof(a), "msdpa%d", (int)getpid());
-	snprintf(b, sizeof(b), "msdpb%d", (int)getpid());
 	/* No IPv6 on the test links: router solicitations and MLD reports would go through the
 	 * attached programs and show up in the counters. Nothing else talks on them. */
-	if (dp_sh("sysctl -q -w net.ipv6.conf.default.disable_ipv6=1") ||
-	    dp_veth_pair(a, b, 1, &env.if_a, &env.if_b))
+	if (dp_env_init(&env, "msdp", DP_LINKS_UP | DP_NO_IPV6, T_POLICY_ENTRIES))
 		return -1;
-
-	env.ncpus = libbpf_num_possible_cpus();
-	if (env.ncpus <= 0)
+	skel = endpoint_bpf__open();
+	if (!skel || dp_env_load(&env, skel->obj, &skel->rodata->ms_max_endpoints, &sizes))
 		return -1;
-	env.skel = endpoint_bpf__open();
-	if (!env.skel)
-		return -1;
-	bpf_map__set_max_entries(env.skel->maps.ms_endpoints, T_MAX_ENDPOINTS);
-	bpf_map__set_max_entries(env.skel->maps.ms_ep_stats, T_MAX_ENDPOINTS);
-	bpf_map__set_max_entries(env.skel->maps.ms_ipcache, T_MAX_IPCACHE);
-	bpf_map__set_max_entries(env.skel->maps.ms_policy, 2 * T_MAX_ENDPOINTS);
-	env.policy_template = dp_policy_table_create(T_POLICY_ENTRIES);
-	if (env.policy_template < 0 ||
-	    bpf_map__set_inner_map_fd(env.skel->maps.ms_policy, env.policy_template))
-		return -1;
-	bpf_map__set_max_entries(env.skel->maps.ms_ct, T_MAX_CT);
-	env.skel->rodata->ms_max_endpoints = T_MAX_ENDPOINTS;
-	if (endpoint_bpf__load(env.skel)) {
-		printf("# loading the programs failed (verifier log above)\n");
-		return -1;
-	}
-	env.prog[FROM] = bpf_program__fd(env.skel->progs.ms_from_container);
-	env.prog[TO] = bpf_program__fd(env.skel->progs.ms_to_container);
-	env.eps = bpf_map__fd(env.skel->maps.ms_endpoints);
-	env.ipc = bpf_map__fd(env.skel->maps.ms_ipcache);
-	env.stats = bpf_map__fd(env.skel->maps.ms_ep_stats);
-	env.ct = bpf_map__fd(env.skel->maps.ms_ct);
 	return attach_live();
 }
 
 int main(void)
 {
 	size_t n = sizeof(cases) / sizeof(cases[0]), i;
-	int failed = 0, t = 0;
+	int status;
 
-	dp_require_root("test_endpoint");
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (setup_env()) {
-		printf("Bail out! setup failed\n");
-		return 1;
-	}
-	printf("1..%zu\n", n + 2);
-
-	if (check_default_sizes()) {
-		printf("not ok %d - object defaults: max_entries, no pinning\n", ++t);
-		failed++;
-	} else {
-		printf("ok %d - object defaults: max_entries, no pinning\n", ++t);
-	}
-	if (check_maps_match_abi()) {
-		printf("not ok %d - maps and programs match microseg_abi.h\n", ++t);
-		failed++;
-	} else {
-		printf("ok %d - maps and programs match microseg_abi.h\n", ++t);
-	}
-	for (i = 0; i < n; i++) {
-		int bad = run_case(&cases[i]) != 0;
-
-		printf("%s %d - %s\n", bad ? "not ok" : "ok", ++t, cases[i].name);
-		failed += bad;
-	}
-	printf("# %d of %d passed\n", t - failed, t);
-	endpoint_bpf__destroy(env.skel);
-	return failed ? 1 : 0;
+	dp_tap_start("test_endpoint", setup_env, (int)n + 2);
+	dp_tap_ok(check_default_sizes() != 0, "object defaults: max_entries, no pinning");
+	dp_tap_ok(check_maps_match_abi() != 0, "maps and programs match microseg_abi.h");
+	for (i = 0; i < n; i++)
+		dp_tap_ok(run_case(&cases[i]) != 0, cases[i].name);
+	status = dp_tap_done(NULL);
+	endpoint_bpf__destroy(skel);
+	return status;
 }

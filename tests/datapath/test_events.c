@@ -65,15 +65,9 @@
 
 enum prog { FROM, TO };
 
-static struct {
-	struct endpoint_bpf *skel;
-	struct ring_buffer *rb;
-	int prog[2];
-	int eps, ipc, ct, cfg, pol, evstate;
-	int template_fd;
-	int ncpus;
-	uint32_t if_a, if_b;
-} env;
+static struct dp_env env;
+static struct endpoint_bpf *skel;
+static struct ring_buffer *rb;
 
 /* Events read from the ring by the last drain(). */
 #define MAX_GOT 64
@@ -113,7 +107,7 @@ static int on_event(void *ctx, void *data, size_t size)
 static int drain(void)
 {
 	ngot = nbad = 0;
-	if (ring_buffer__consume(env.rb) < 0)
+	if (ring_buffer__consume(rb) < 0)
 		return -1;
 	if (nbad)
 		printf("#   %d records of the wrong size\n", nbad);
@@ -686,39 +680,24 @@ static int case_token_bucket(void)
 
 static void env_close(void)
 {
-	ring_buffer__free(env.rb);
-	env.rb = NULL;
-	endpoint_bpf__destroy(env.skel);
-	env.skel = NULL;
+	ring_buffer__free(rb);
+	rb = NULL;
+	endpoint_bpf__destroy(skel);
+	skel = NULL;
 }
 
 static int env_open(uint32_t ring_bytes, int verbose)
 {
-	env.skel = endpoint_bpf__open();
-	if (!env.skel || bpf_map__set_inner_map_fd(env.skel->maps.ms_policy, env.template_fd))
+	const struct dp_sizes sizes = {
+		.endpoints = T_MAX_ENDPOINTS, .ipcache = T_MAX_IPCACHE, .ct = T_MAX_CT,
+		.policy_exact = 2 * T_MAX_ENDPOINTS, .ring_bytes = ring_bytes,
+	};
+
+	skel = endpoint_bpf__open();
+	if (!skel || dp_env_load(&env, skel->obj, &skel->rodata->ms_max_endpoints, &sizes))
 		return -1;
-	bpf_map__set_max_entries(env.skel->maps.ms_endpoints, T_MAX_ENDPOINTS);
-	bpf_map__set_max_entries(env.skel->maps.ms_ep_stats, T_MAX_ENDPOINTS);
-	bpf_map__set_max_entries(env.skel->maps.ms_ipcache, T_MAX_IPCACHE);
-	bpf_map__set_max_entries(env.skel->maps.ms_policy, 2 * T_MAX_ENDPOINTS);
-	bpf_map__set_max_entries(env.skel->maps.ms_policy_exact, 2 * T_MAX_ENDPOINTS);
-	bpf_map__set_max_entries(env.skel->maps.ms_ct, T_MAX_CT);
-	bpf_map__set_max_entries(env.skel->maps.ms_events, ring_bytes);
-	env.skel->rodata->ms_max_endpoints = T_MAX_ENDPOINTS;
-	if (endpoint_bpf__load(env.skel)) {
-		printf("# loading the programs failed (verifier log above)\n");
-		return -1;
-	}
-	env.prog[FROM] = bpf_program__fd(env.skel->progs.ms_from_container);
-	env.prog[TO] = bpf_program__fd(env.skel->progs.ms_to_container);
-	env.eps = bpf_map__fd(env.skel->maps.ms_endpoints);
-	env.ipc = bpf_map__fd(env.skel->maps.ms_ipcache);
-	env.ct = bpf_map__fd(env.skel->maps.ms_ct);
-	env.cfg = bpf_map__fd(env.skel->maps.ms_config);
-	env.pol = bpf_map__fd(env.skel->maps.ms_policy);
-	env.evstate = bpf_map__fd(env.skel->maps.ms_event_state);
-	env.rb = ring_buffer__new(bpf_map__fd(env.skel->maps.ms_events), on_event, NULL, NULL);
-	if (!env.rb)
+	rb = ring_buffer__new(env.events, on_event, NULL, NULL);
+	if (!rb)
 		return -1;
 	if (verbose) {
 		dp_print_insns(MS_PROG_FROM_CONTAINER, env.prog[FROM]);
@@ -763,7 +742,6 @@ static int case_full_ring(void)
 static int setup_env(void)
 {
 	struct bpf_map *m;
-	char a[16], b[16];
 	cpu_set_t cpus;
 	int cpu = sched_getcpu();
 
@@ -772,17 +750,7 @@ static int setup_env(void)
 	CPU_SET(cpu < 0 ? 0 : cpu, &cpus);
 	if (sched_setaffinity(0, sizeof(cpus), &cpus))
 		return -1;
-	if (dp_private_netns())
-		return -1;
-	snprintf(a, sizeof(a), "mseva%d", (int)getpid());
-	snprintf(b, sizeof(b), "msevb%d", (int)getpid());
-	if (dp_veth_pair(a, b, 0, &env.if_a, &env.if_b))
-		return -1;
-	env.ncpus = libbpf_num_possible_cpus();
-	if (env.ncpus <= 0)
-		return -1;
-	env.template_fd = dp_policy_table_create(T_POLICY_ENTRIES);
-	if (env.template_fd < 0)
+	if (dp_env_init(&env, "msev", 0, T_POLICY_ENTRIES))
 		return -1;
 	/* The probe uses none of the datapath's maps that come with events.h: create none. */
 	tp = token_probe_bpf__open();
@@ -816,15 +784,9 @@ static const struct {
 int main(void)
 {
 	size_t n = sizeof(cases) / sizeof(cases[0]), i;
-	int failed = 0;
+	int status;
 
-	dp_require_root("test_events");
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (setup_env()) {
-		printf("Bail out! setup failed\n");
-		return 1;
-	}
-	printf("1..%zu\n", n);
+	dp_tap_start("test_events", setup_env, (int)n);
 	for (i = 0; i < n; i++) {
 		int bad = base_state() != 0;
 
@@ -832,12 +794,11 @@ int main(void)
 			printf("#   base state failed\n");
 		else
 			bad = cases[i].fn() != 0;
-		printf("%s %zu - %s\n", bad ? "not ok" : "ok", i + 1, cases[i].name);
-		failed += bad;
+		dp_tap_ok(bad, cases[i].name);
 	}
-	printf("# %zu of %zu passed\n", n - failed, n);
+	status = dp_tap_done(NULL);
 	env_close();
 	token_probe_bpf__destroy(tp);
 	close(env.template_fd);
-	return failed ? 1 : 0;
+	return status;
 }

@@ -162,14 +162,8 @@ struct scenario {
 	struct step steps[MAX_STEPS];
 };
 
-static struct {
-	struct endpoint_bpf *skel;
-	int prog[2];
-	int eps, ipc, stats, ct, cfg, pol;
-	int template_fd;
-	int ncpus;
-	uint32_t if_a, if_b;
-} env;
+static struct dp_env env;
+static struct endpoint_bpf *skel;
 
 /* ---- map state -------------------------------------------------------------------------- */
 
@@ -980,42 +974,15 @@ static const struct scenario scenarios[] = {
 
 static int setup_env(void)
 {
-	char a[16], b[16];
+	static const struct dp_sizes sizes = {
+		.endpoints = T_MAX_ENDPOINTS, .ipcache = T_MAX_IPCACHE, .ct = T_MAX_CT,
+	};
 
-	if (dp_private_netns())
+	if (dp_env_init(&env, "mspol", 0, T_POLICY_ENTRIES))
 		return -1;
-	snprintf(a, sizeof(a), "mspola%d", (int)getpid());
-	snprintf(b, sizeof(b), "mspolb%d", (int)getpid());
-	if (dp_veth_pair(a, b, 0, &env.if_a, &env.if_b))
+	skel = endpoint_bpf__open();
+	if (!skel || dp_env_load(&env, skel->obj, &skel->rodata->ms_max_endpoints, &sizes))
 		return -1;
-	env.ncpus = libbpf_num_possible_cpus();
-	if (env.ncpus <= 0)
-		return -1;
-	env.skel = endpoint_bpf__open();
-	if (!env.skel)
-		return -1;
-	env.template_fd = dp_policy_table_create(T_POLICY_ENTRIES);
-	if (env.template_fd < 0 ||
-	    bpf_map__set_inner_map_fd(env.skel->maps.ms_policy, env.template_fd))
-		return -1;
-	bpf_map__set_max_entries(env.skel->maps.ms_endpoints, T_MAX_ENDPOINTS);
-	bpf_map__set_max_entries(env.skel->maps.ms_ep_stats, T_MAX_ENDPOINTS);
-	bpf_map__set_max_entries(env.skel->maps.ms_ipcache, T_MAX_IPCACHE);
-	bpf_map__set_max_entries(env.skel->maps.ms_policy, 2 * T_MAX_ENDPOINTS);
-	bpf_map__set_max_entries(env.skel->maps.ms_ct, T_MAX_CT);
-	env.skel->rodata->ms_max_endpoints = T_MAX_ENDPOINTS;
-	if (endpoint_bpf__load(env.skel)) {
-		printf("# loading the programs failed (verifier log above)\n");
-		return -1;
-	}
-	env.prog[FROM] = bpf_program__fd(env.skel->progs.ms_from_container);
-	env.prog[TO] = bpf_program__fd(env.skel->progs.ms_to_container);
-	env.eps = bpf_map__fd(env.skel->maps.ms_endpoints);
-	env.ipc = bpf_map__fd(env.skel->maps.ms_ipcache);
-	env.stats = bpf_map__fd(env.skel->maps.ms_ep_stats);
-	env.ct = bpf_map__fd(env.skel->maps.ms_ct);
-	env.cfg = bpf_map__fd(env.skel->maps.ms_config);
-	env.pol = bpf_map__fd(env.skel->maps.ms_policy);
 	dp_print_insns(MS_PROG_FROM_CONTAINER, env.prog[FROM]);
 	dp_print_insns(MS_PROG_TO_CONTAINER, env.prog[TO]);
 	return 0;
@@ -1055,29 +1022,17 @@ static int check_template_enforced(void)
 int main(void)
 {
 	size_t n = sizeof(scenarios) / sizeof(scenarios[0]), i;
-	int failed = 0, steps = 0, t = 0;
+	int steps = 0, status;
+	char note[32];
 
-	dp_require_root("test_policy");
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (setup_env()) {
-		printf("Bail out! setup failed\n");
-		return 1;
-	}
-	printf("1..%zu\n", n + 1);
-	if (check_template_enforced()) {
-		printf("not ok %d - ms_policy takes tables like its template (any size), no others\n", ++t);
-		failed++;
-	} else {
-		printf("ok %d - ms_policy takes tables like its template (any size), no others\n", ++t);
-	}
-	for (i = 0; i < n; i++) {
-		int bad = run_scenario(&scenarios[i], &steps) != 0;
-
-		printf("%s %d - %s\n", bad ? "not ok" : "ok", ++t, scenarios[i].name);
-		failed += bad;
-	}
-	printf("# %d of %d passed (%d steps)\n", t - failed, t, steps);
-	endpoint_bpf__destroy(env.skel);
+	dp_tap_start("test_policy", setup_env, (int)n + 1);
+	dp_tap_ok(check_template_enforced() != 0,
+		  "ms_policy takes tables like its template (any size), no others");
+	for (i = 0; i < n; i++)
+		dp_tap_ok(run_scenario(&scenarios[i], &steps) != 0, scenarios[i].name);
+	snprintf(note, sizeof(note), "(%d steps)", steps);
+	status = dp_tap_done(note);
+	endpoint_bpf__destroy(skel);
 	close(env.template_fd);
-	return failed ? 1 : 0;
+	return status;
 }
