@@ -5,21 +5,9 @@
 # removes what carries its PID: namespaces, links, the bridge, pins, state and work directories.
 set -u
 
-if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-  echo "usage: $0 BUILD_DIR [bench-endpoint options, see bench-endpoint --help]" >&2
-  exit 2
-fi
-build=$1
+. "$(dirname "${BASH_SOURCE[0]}")/bench-common.sh"
+bench_start bench-endpoint ', see bench-endpoint --help' "$@"
 shift
-bin=$build/tests/bench/bench-endpoint
-if [ ! -x "$bin" ]; then
-  echo "$0: no $bin; build first: meson compile -C $build" >&2
-  exit 2
-fi
-if [ "$(id -u)" -ne 0 ]; then
-  echo "$0: needs root (netns, veth, BPF); skipping" >&2
-  exit 77
-fi
 
 ip_forward_before=$(cat /proc/sys/net/ipv4/ip_forward 2>/dev/null || true)
 pid=

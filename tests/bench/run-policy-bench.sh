@@ -6,21 +6,9 @@
 # namespaces, links, pins, state and scratch directories.
 set -u
 
-if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-  echo "usage: $0 BUILD_DIR [bench-policy options: -p 1,2,3 --repeat N --rounds N --pps-rules N --seconds S --endpoints N --runs N --budget S --cases sdt --purge -v]" >&2
-  exit 2
-fi
-build=$1
+. "$(dirname "${BASH_SOURCE[0]}")/bench-common.sh"
+bench_start bench-policy ': -p 1,2,3 --repeat N --rounds N --pps-rules N --seconds S --endpoints N --runs N --budget S --cases sdt --purge -v' "$@"
 shift
-bin=$build/tests/bench/bench-policy
-if [ ! -x "$bin" ]; then
-  echo "$0: no $bin; build first: ninja -C $build" >&2
-  exit 2
-fi
-if [ "$(id -u)" -ne 0 ]; then
-  echo "$0: needs root (netns, veth, BPF); skipping" >&2
-  exit 77
-fi
 
 pid=
 
