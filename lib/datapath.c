@@ -335,9 +335,9 @@ int ms_datapath_unpin(struct microseg_ctx *ctx)
 int ms_tc_attach(struct microseg_ctx *ctx, uint32_t ifindex)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex, .attach_point = BPF_TC_INGRESS);
-	int err = bpf_tc_hook_create(&hook);
-	if (err && err != -EEXIST)
-		return ms_err(ctx, err, "cannot create clsact qdisc on ifindex %u", ifindex);
+	int err = ms_nl_clsact_ensure(ctx, ifindex); /* its error message names the qdisc */
+	if (err)
+		return err;
 	static const struct {
 		enum bpf_tc_attach_point point;
 		enum ms_prog_role prog;

@@ -161,6 +161,8 @@ struct ms_veth_req {
 int ms_nl_veth_create(struct microseg_ctx *ctx, const struct ms_veth_req *req, uint32_t *host_ifindex,
 		      uint8_t peer_mac[6]);
 int ms_nl_link_delete(struct microseg_ctx *ctx, uint32_t ifindex);
+/* A clsact qdisc on the interface (kept if there is one). */
+int ms_nl_clsact_ensure(struct microseg_ctx *ctx, uint32_t ifindex);
 /* Calls fn for every address of the host's (current) network namespace. */
 int ms_nl_host_addrs(struct microseg_ctx *ctx, int (*fn)(struct microseg_ctx *, const struct ms_addr *));
 

@@ -16,6 +16,8 @@
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
 #include <netlink/route/route.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
 
 #include "internal.h"
 
@@ -402,6 +404,36 @@ int ms_nl_host_addrs(struct microseg_ctx *ctx, int (*fn)(struct microseg_ctx *, 
 		err = w.err;
 		nl_cache_free(cache);
 	}
+	nl_socket_free(sk);
+	return err;
+}
+
+/*
+ * Makes sure the interface has a clsact qdisc, as `tc qdisc replace dev X clsact` does: an
+ * existing one is kept with its filters. Done here rather than with bpf_tc_hook_create(),
+ * whose "exists" answer libbpf prints on stderr through its process-wide print callback.
+ */
+int ms_nl_clsact_ensure(struct microseg_ctx *ctx, uint32_t ifindex)
+{
+	int err;
+	struct nl_sock *sk = open_sock(ctx, &err);
+	if (!sk)
+		return err;
+	struct tcmsg tc = {
+		.tcm_family = AF_UNSPEC,
+		.tcm_ifindex = (int)ifindex,
+		.tcm_handle = TC_H_MAKE(TC_H_CLSACT, 0),
+		.tcm_parent = TC_H_CLSACT,
+	};
+	struct nl_msg *msg = nlmsg_alloc_simple(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE);
+	err = -ENOMEM;
+	if (msg && nlmsg_append(msg, &tc, sizeof(tc), NLMSG_ALIGNTO) >= 0 && nla_put_string(msg, TCA_KIND, "clsact") >= 0) {
+		err = nl_send_auto(sk, msg);
+		if (err >= 0)
+			err = nl_wait_for_ack(sk);
+		err = err < 0 ? nl_fail(ctx, err, "clsact qdisc") : 0;
+	}
+	nlmsg_free(msg);
 	nl_socket_free(sk);
 	return err;
 }
