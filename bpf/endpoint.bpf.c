@@ -25,6 +25,9 @@
 #include "lib/metrics.h"
 #include "lib/events.h"
 #include "lib/forward.h"
+#include "lib/lb.h"
+#include "lib/sock_lb.h"
+#include "lib/l7_emit.h"
 
 /*
  * The verdict of the endpoint's policy for the packet, f->peer_identity being the identity of

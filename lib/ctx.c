@@ -130,7 +130,19 @@ MICROSEG_API int microseg_ctx_open(const struct microseg_ctx_opts *opts, struct 
 		.ipcache = max_ipc,
 		.policy_entries = MS_OPT(opts, max_policy_entries, 0),
 		.ct = MS_OPT(opts, max_connections, 0),
+		.services = MS_OPT(opts, max_services, 0),
+		.backends = MS_OPT(opts, max_backends, 0),
+		.lb_slots = MS_OPT(opts, max_lb_slots, 0),
 	};
+	if (!cap.services)
+		cap.services = MS_DEFAULT_MAX_SERVICES;
+	if (!cap.backends)
+		cap.backends = MS_DEFAULT_MAX_BACKENDS;
+	if (!cap.lb_slots)
+		cap.lb_slots = MS_DEFAULT_LB_SLOTS;
+	if (cap.services < 16 || cap.services > (1u << 24) || cap.backends < 16 || cap.backends > (1u << 24) ||
+	    cap.lb_slots < 64 || cap.lb_slots > (1u << 26))
+		return early_err(opts, -EINVAL, "microseg_ctx_open: max_services and max_backends must be 16..2^24, max_lb_slots 64..2^26");
 	if (!cap.policy_entries)
 		cap.policy_entries = MS_DEFAULT_POLICY_ENTRIES;
 	if (!cap.ct)
@@ -157,6 +169,9 @@ MICROSEG_API int microseg_ctx_open(const struct microseg_ctx_opts *opts, struct 
 	ctx->dp.meta.max_ipcache = max_ipc;
 	ctx->dp.meta.max_policy_entries = cap.policy_entries;
 	ctx->dp.meta.max_ct = cap.ct;
+	ctx->dp.meta.max_services = cap.services;
+	ctx->dp.meta.max_backends = cap.backends;
+	ctx->dp.meta.max_lb_slots = cap.lb_slots;
 
 	err = set_dir(ctx->bpffs_dir, MS_OPT(opts, bpffs_dir, NULL), DEFAULT_BPFFS_ROOT, instance);
 	if (!err)

@@ -36,10 +36,27 @@ static const char *const map_names[MS_M__COUNT] = {
 	[MS_M_CT] = MS_MAP_CT,
 	[MS_M_EVENTS] = MS_MAP_EVENTS,
 	[MS_M_EVENT_STATE] = MS_MAP_EVENT_STATE,
+	[MS_M_PROXY_CONNS] = MS_MAP_PROXY_CONNS,
+	[MS_M_LB_SERVICES] = MS_MAP_LB_SERVICES,
+	[MS_M_LB_BACKENDS] = MS_MAP_LB_BACKENDS,
+	[MS_M_LB_SLOTS] = MS_MAP_LB_SLOTS,
+	[MS_M_LB_AFFINITY] = MS_MAP_LB_AFFINITY,
+	[MS_M_LB_REVSK] = MS_MAP_LB_REVSK,
+	[MS_M_LB_NAT] = MS_MAP_LB_NAT,
+	[MS_M_LB_BACKEND_STATS] = MS_MAP_LB_BACKEND_STATS,
 };
 static const char *const prog_names[MS_P__COUNT] = {
 	[MS_P_FROM_CONTAINER] = MS_PROG_FROM_CONTAINER,
 	[MS_P_TO_CONTAINER] = MS_PROG_TO_CONTAINER,
+	[MS_P_SOCK_CONNECT4] = MS_PROG_SOCK_CONNECT4,
+	[MS_P_SOCK_CONNECT6] = MS_PROG_SOCK_CONNECT6,
+	[MS_P_SOCK_SENDMSG4] = MS_PROG_SOCK_SENDMSG4,
+	[MS_P_SOCK_SENDMSG6] = MS_PROG_SOCK_SENDMSG6,
+	[MS_P_SOCK_RECVMSG4] = MS_PROG_SOCK_RECVMSG4,
+	[MS_P_SOCK_RECVMSG6] = MS_PROG_SOCK_RECVMSG6,
+	[MS_P_SOCK_GETPEERNAME4] = MS_PROG_SOCK_GETPEERNAME4,
+	[MS_P_SOCK_GETPEERNAME6] = MS_PROG_SOCK_GETPEERNAME6,
+	[MS_P_L7_EMIT] = MS_PROG_L7_EMIT,
 };
 
 static int pin_path(struct microseg_ctx *ctx, const char *name, char *buf, size_t len)
@@ -160,6 +177,10 @@ static int load_and_pin(struct microseg_ctx *ctx, const struct ms_capacity *cap)
 	bpf_map__set_max_entries(skel->maps.ms_ipcache, cap->ipcache);
 	bpf_map__set_max_entries(skel->maps.ms_policy, 2 * cap->endpoints);
 	bpf_map__set_max_entries(skel->maps.ms_policy_exact, 2 * cap->endpoints);
+	bpf_map__set_max_entries(skel->maps.ms_lb_services, cap->services);
+	bpf_map__set_max_entries(skel->maps.ms_lb_backends, cap->backends);
+	bpf_map__set_max_entries(skel->maps.ms_lb_backend_stats, cap->backends);
+	bpf_map__set_max_entries(skel->maps.ms_lb_slots, cap->lb_slots);
 	/* The inner-map templates: libbpf 1.1 crashes resizing the ones it derives from BTF, so
 	 * hand it maps made here (same type, sizes and flags as every policy table). */
 	int tmpl = table_map(BPF_MAP_TYPE_LPM_TRIE, cap->policy_entries);
@@ -200,10 +221,27 @@ static int load_and_pin(struct microseg_ctx *ctx, const struct ms_capacity *cap)
 		[MS_M_CT] = skel->maps.ms_ct,
 		[MS_M_EVENTS] = skel->maps.ms_events,
 		[MS_M_EVENT_STATE] = skel->maps.ms_event_state,
+		[MS_M_PROXY_CONNS] = skel->maps.ms_proxy_conns,
+		[MS_M_LB_SERVICES] = skel->maps.ms_lb_services,
+		[MS_M_LB_BACKENDS] = skel->maps.ms_lb_backends,
+		[MS_M_LB_SLOTS] = skel->maps.ms_lb_slots,
+		[MS_M_LB_AFFINITY] = skel->maps.ms_lb_affinity,
+		[MS_M_LB_REVSK] = skel->maps.ms_lb_revsk,
+		[MS_M_LB_NAT] = skel->maps.ms_lb_nat,
+		[MS_M_LB_BACKEND_STATS] = skel->maps.ms_lb_backend_stats,
 	};
 	struct bpf_program *progs[MS_P__COUNT] = {
 		[MS_P_FROM_CONTAINER] = skel->progs.ms_from_container,
 		[MS_P_TO_CONTAINER] = skel->progs.ms_to_container,
+		[MS_P_SOCK_CONNECT4] = skel->progs.ms_sock_connect4,
+		[MS_P_SOCK_CONNECT6] = skel->progs.ms_sock_connect6,
+		[MS_P_SOCK_SENDMSG4] = skel->progs.ms_sock_sendmsg4,
+		[MS_P_SOCK_SENDMSG6] = skel->progs.ms_sock_sendmsg6,
+		[MS_P_SOCK_RECVMSG4] = skel->progs.ms_sock_recvmsg4,
+		[MS_P_SOCK_RECVMSG6] = skel->progs.ms_sock_recvmsg6,
+		[MS_P_SOCK_GETPEERNAME4] = skel->progs.ms_sock_getpeername4,
+		[MS_P_SOCK_GETPEERNAME6] = skel->progs.ms_sock_getpeername6,
+		[MS_P_L7_EMIT] = skel->progs.ms_l7_emit,
 	};
 	for (int i = 0; i < MS_M__COUNT; i++) {
 		dp->map_fd[i] = fcntl(bpf_map__fd(maps[i]), F_DUPFD_CLOEXEC, 3);
@@ -227,6 +265,9 @@ static int load_and_pin(struct microseg_ctx *ctx, const struct ms_capacity *cap)
 		.max_ipcache = cap->ipcache,
 		.max_policy_entries = cap->policy_entries,
 		.max_ct = cap->ct,
+		.max_services = cap->services,
+		.max_backends = cap->backends,
+		.max_lb_slots = cap->lb_slots,
 		.created_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec,
 	};
 	uint32_t zero = 0;

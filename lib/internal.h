@@ -103,9 +103,32 @@ enum ms_map_role {
 	MS_M_CT,
 	MS_M_EVENTS,
 	MS_M_EVENT_STATE,
+	MS_M_PROXY_CONNS,
+	MS_M_LB_SERVICES,
+	MS_M_LB_BACKENDS,
+	MS_M_LB_SLOTS,
+	MS_M_LB_AFFINITY,
+	MS_M_LB_REVSK,
+	MS_M_LB_NAT,
+	MS_M_LB_BACKEND_STATS,
 	MS_M__COUNT
 };
-enum ms_prog_role { MS_P_FROM_CONTAINER, MS_P_TO_CONTAINER, MS_P__COUNT };
+enum ms_prog_role {
+	MS_P_FROM_CONTAINER,
+	MS_P_TO_CONTAINER,
+	/* Socket-level load balancing (cgroup sock_addr hooks), attached on the first service. */
+	MS_P_SOCK_CONNECT4,
+	MS_P_SOCK_CONNECT6,
+	MS_P_SOCK_SENDMSG4,
+	MS_P_SOCK_SENDMSG6,
+	MS_P_SOCK_RECVMSG4,
+	MS_P_SOCK_RECVMSG6,
+	MS_P_SOCK_GETPEERNAME4,
+	MS_P_SOCK_GETPEERNAME6,
+	/* Run by the proxy (BPF_PROG_TEST_RUN) to put L7 records into the event ring. */
+	MS_P_L7_EMIT,
+	MS_P__COUNT
+};
 
 struct ms_datapath {
 	bool loaded;
@@ -117,6 +140,7 @@ struct ms_datapath {
 /* Loads (new instance) or opens pinned (existing) programs and maps. *restored tells which. */
 struct ms_capacity {
 	uint32_t endpoints, ipcache, policy_entries, ct;
+	uint32_t services, backends, lb_slots;
 };
 int ms_datapath_open(struct microseg_ctx *ctx, const struct ms_capacity *cap, bool *restored);
 void ms_datapath_close(struct ms_datapath *dp);

@@ -149,6 +149,39 @@ __noinline int ms_event_emit(struct __sk_buff *skb, const struct ms_pkt *pkt,
 	return 1;
 }
 
+/*
+ * Writes a ready record (starting with struct ms_event_hdr, len bytes) under the same switch,
+ * rate limit and counters as the packet events. For records built elsewhere: service
+ * translations at the socket hooks, L7 records from the proxy. The caller fills the header
+ * but ts_ns, which is set here. Returns 1 if written.
+ */
+static __always_inline int ms_event_output(void *rec, __u32 len)
+{
+	struct ms_event_state *st;
+	struct ms_config *cfg;
+	__u32 zero = 0;
+	__u64 now;
+
+	cfg = bpf_map_lookup_elem(&ms_config, &zero);
+	if (!cfg || !(cfg->flags & MS_CFG_F_EVENTS) || cfg->event_rate == 0)
+		return 0;
+	st = bpf_map_lookup_elem(&ms_event_state, &zero);
+	if (!st)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (!ms_event_take_token(st, cfg->event_rate, cfg->event_burst, now)) {
+		st->limited++;
+		return 0;
+	}
+	((struct ms_event_hdr *)rec)->ts_ns = now;
+	if (bpf_ringbuf_output(&ms_events, rec, len, 0)) {
+		st->lost++;
+		return 0;
+	}
+	st->emitted++;
+	return 1;
+}
+
 static __always_inline void ms_event_flow_new(struct __sk_buff *skb, const struct ms_pkt *pkt,
 					      const struct ms_flow *f)
 {

@@ -115,6 +115,67 @@ struct {
 	__type(value, struct ms_event_state);
 } ms_event_state SEC(".maps");
 
+/* Connections handed to the L7 proxy, with the identities the proxy trusts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MS_DEFAULT_PROXY_CONNS);
+	__type(key, struct ms_proxy_key);
+	__type(value, struct ms_proxy_value);
+} ms_proxy_conns SEC(".maps");
+
+/* Services: frontends, backends, selection slots (see struct ms_lb_service). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MS_DEFAULT_MAX_SERVICES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ms_lb_key);
+	__type(value, struct ms_lb_service);
+} ms_lb_services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MS_DEFAULT_MAX_BACKENDS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct ms_lb_backend);
+} ms_lb_backends SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MS_DEFAULT_LB_SLOTS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ms_lb_slot_key);
+	__type(value, __u32);
+} ms_lb_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MS_DEFAULT_LB_AFFINITY);
+	__type(key, struct ms_lb_affinity_key);
+	__type(value, struct ms_lb_affinity_value);
+} ms_lb_affinity SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MS_DEFAULT_LB_REVSK);
+	__type(key, struct ms_lb_revsk_key);
+	__type(value, struct ms_lb_revsk_value);
+} ms_lb_revsk SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MS_DEFAULT_LB_NAT);
+	__type(key, struct ms_ct_key);
+	__type(value, struct ms_lb_nat_value);
+} ms_lb_nat SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MS_DEFAULT_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct ms_lb_backend_stats);
+} ms_lb_backend_stats SEC(".maps");
+
 /*
  * Set by userspace before load (skeleton rodata): the number of endpoint slots, i.e. the size
  * of one half of ms_policy. The verifier sees the value as a constant.

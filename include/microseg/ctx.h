@@ -52,6 +52,16 @@ struct microseg_ctx_opts {
 	uint32_t max_ipcache;        /* address prefixes, 16..2^24, default 65536 */
 	uint32_t max_policy_entries; /* entries per policy table, 16..2^24, default 65536 */
 	uint32_t max_connections;    /* connection tracking entries, 64..2^26, default 262144 */
+	uint32_t max_services;       /* service frontends, 16..2^24, default 65536 */
+	uint32_t max_backends;       /* backends of all services, 16..2^24, default 262144 */
+	uint32_t max_lb_slots;       /* selection slots of all services (two halves each: 2 x the
+				      * weighted backends, or 2 x the Maglev table), 64..2^26,
+				      * default 2^21 */
+	/* The cgroup v2 directory the socket-level load balancer attaches to when the first
+	 * service is added: every process in it and below, in any network namespace, gets its
+	 * connect()/sendmsg() to a service address translated. NULL: the cgroup v2 root (found
+	 * through /proc/self/mounts; /sys/fs/cgroup/unified on hybrid hosts), as Cilium does. */
+	const char *lb_cgroup;
 };
 
 /*

@@ -147,6 +147,8 @@ enum microseg_drop_reason {
 	MICROSEG_DROP_SPOOFED_SOURCE = 5, /* source address or MAC not the endpoint's own */
 	MICROSEG_DROP_CT_FULL = 6,        /* connection tracking table refused the entry */
 	MICROSEG_DROP_REDIRECT_FAIL = 7,  /* delivery to a local endpoint failed */
+	MICROSEG_DROP_PROXY = 8,          /* HTTP rules on the port and the L7 proxy cannot take it */
+	MICROSEG_DROP_NO_BACKEND = 9,     /* a service address with no active backend */
 	MICROSEG_DROP_REASONS = 16,       /* size of the arrays; unused slots stay 0 */
 };
 

@@ -28,6 +28,8 @@ struct microseg_ctx;
 enum microseg_event_type {
 	MICROSEG_EVENT_FLOW_NEW = 1, /* a new connection was allowed */
 	MICROSEG_EVENT_DROP = 2,     /* a packet was dropped */
+	MICROSEG_EVENT_L7 = 3,       /* an HTTP request judged by the L7 proxy */
+	MICROSEG_EVENT_SERVICE = 4,  /* a connection to a service address was translated */
 };
 
 enum microseg_verdict_kind {
@@ -60,6 +62,20 @@ struct microseg_event {
 	uint32_t icmp_type;
 	uint32_t bytes;          /* packet length */
 	char endpoint_name[MICROSEG_ENDPOINT_NAME_MAX + 1]; /* "" if the endpoint is not known here */
+	/* MICROSEG_EVENT_L7: the request (method and path cut at 15 and 127 bytes), the status the
+	 * client got (403 denied, 400 invalid, else the server's), and the time from the request
+	 * to the response's first byte. verdict FORWARDED or DROPPED; drop_reason 0. */
+	char http_method[16];
+	char http_path[128];
+	uint32_t http_status;
+	uint32_t latency_us;
+	/* MICROSEG_EVENT_SERVICE: the frontend and the backend picked (backend "" and port 0:
+	 * no active backend, refused); hook 1 = socket, 2 = per packet. src_* is the client
+	 * (unknown at the socket hook: ""), dst_* the backend. */
+	uint32_t service_id;
+	char service_addr[MICROSEG_ADDR_STRLEN];
+	uint16_t service_port;
+	uint16_t service_hook;
 };
 
 /* Callback for each event that passes the filter. Runs inside microseg_events_process(), with

@@ -12,5 +12,7 @@
 #include <microseg/endpoint.h>
 #include <microseg/policy.h>
 #include <microseg/events.h>
+#include <microseg/service.h>
+#include <microseg/proxy.h>
 
 #endif

@@ -116,6 +116,31 @@ struct microseg_rule_section {
 	size_t n_ports;
 };
 
+/*
+ * L7 (HTTP) rules on a port of an ALLOW section: connections to that port go through the L7
+ * proxy (proxy.h), which lets a request pass if any HTTP rule of the port matches it. In a
+ * rule: every field given must match. method, path and host are POSIX extended regular
+ * expressions anchored to the whole value ("GET|HEAD", "/v1/.*"); NULL matches anything.
+ * headers: "Name" (the header must be present) or "Name: value" (present with exactly that
+ * value; names compare case-insensitively). If another ALLOW of the same peer and port has no
+ * HTTP rules, every request passes (as in Cilium: L3/L4-only wins over L7 for its peers).
+ */
+struct microseg_http_rule {
+	const char *method;
+	const char *path;
+	const char *host;
+	const char *const *headers;
+	size_t n_headers;
+};
+
+/* The HTTP rules of one port of one section: spec.sections[section].ports[port]. */
+struct microseg_l7_rules {
+	size_t section;
+	size_t port; /* the port must be TCP (or ANY, meaning TCP for L7) */
+	const struct microseg_http_rule *http;
+	size_t n_http; /* at least 1 */
+};
+
 /* Rule flags: select endpoints in a direction even with no section for it (default-deny). */
 #define MICROSEG_RULE_F_INGRESS (1u << 0)
 #define MICROSEG_RULE_F_EGRESS (1u << 1)
@@ -127,6 +152,9 @@ struct microseg_rule_spec {
 	const struct microseg_rule_section *sections;
 	size_t n_sections;
 	uint32_t flags;                        /* MICROSEG_RULE_F_* */
+	/* L7 rules by port (appended in 0.1; zero-filled callers have none). */
+	const struct microseg_l7_rules *l7;
+	size_t n_l7;
 };
 
 /* ---- rules through the C API ---- */
@@ -184,8 +212,8 @@ MICROSEG_API int microseg_policy_abort(struct microseg_ctx *ctx);
  * supported fields). Each document names a policy ("namespace/name", or "name" when
  * cluster-wide); applying a policy name that exists replaces its rules. The whole stream is one
  * transaction: a malformed or unsupported document rejects the stream, nothing of it is applied,
- * and the last error names the field and line. L7 `rules` parse and are kept (enforced by the L7
- * work). flags: reserved, 0. Errors: -EINVAL (malformed, unsupported), -E2BIG, -ENOSPC, -ENOMEM.
+ * and the last error names the field and line. `toPorts[].rules.http` become HTTP rules
+ * enforced by the L7 proxy (proxy.h); `dns` and `kafka` rules are refused. flags: reserved, 0. Errors: -EINVAL (malformed, unsupported), -E2BIG, -ENOSPC, -ENOMEM.
  * Thread-safe.
  */
 MICROSEG_API int microseg_policy_apply_yaml(struct microseg_ctx *ctx, const char *doc, size_t len,
