@@ -6,10 +6,11 @@
  *   ms_from_container  TC ingress of the host veth: packets sent by the container (egress)
  *   ms_to_container    TC egress of the host veth: packets delivered to it (ingress)
  *
- * From the container: endpoint -> parse -> anti-spoofing -> connection tracking -> (new
- * connection: egress policy, connection created) -> redirect to a local endpoint or pass to
- * the host stack -> count. To the container: endpoint -> parse -> connection tracking -> (new
- * connection: ingress policy) -> count. A new connection and every drop are also reported as
+ * From the container: endpoint -> parse -> anti-spoofing -> service translation (DNAT) ->
+ * connection tracking -> (new connection: egress policy, connection created) -> the L7 proxy
+ * if HTTP rules apply (the sender's egress or a local receiver's ingress), else redirect to a
+ * local endpoint or pass to the host stack -> count. To the container: endpoint -> parse ->
+ * connection tracking -> (new connection: ingress policy) -> reverse translation -> count. A new connection and every drop are also reported as
  * events. A packet between two local endpoints is judged twice, by the sender's egress and
  * the receiver's ingress policy, each with its own connection entry (and its own event), as
  * two hosts would.
@@ -26,6 +27,7 @@
 #include "lib/events.h"
 #include "lib/forward.h"
 #include "lib/lb.h"
+#include "lib/proxy.h"
 #include "lib/sock_lb.h"
 #include "lib/l7_emit.h"
 
@@ -35,14 +37,17 @@
  * (re-judged only if the policy revision changed); any other packet is looked up in the
  * policy, and, if allowed, may open a connection whose replies then pass. A connection is
  * reported (FLOW_NEW) once, by its first packet. MS_DROP_NONE or a drop reason; f->rule_id
- * gets the deciding rule.
+ * gets the deciding rule, f->proxy whether the connection goes through the L7 proxy. Only the
+ * sender's hook can hand a connection to the proxy (can_proxy): a new connection that needs it
+ * anywhere else is dropped, never let through unchecked.
  */
 static __always_inline __u32 ms_enforce(struct __sk_buff *skb, const struct ms_pkt *pkt,
-					struct ms_flow *f)
+					struct ms_flow *f, int can_proxy)
 {
 	struct ms_policy_query q;
 	__u32 rev, reason;
 	struct ms_ct ct;
+	__u8 flags;
 	__u64 now;
 
 	now = bpf_ktime_get_ns();
@@ -52,21 +57,63 @@ static __always_inline __u32 ms_enforce(struct __sk_buff *skb, const struct ms_p
 		reason = ms_policy_conn(f->ep_id, rev, &ct, &f->rule_id);
 		if (reason != MS_DROP_NONE)
 			return reason;
+		if (ct.entry && !ct.reply && (ct.entry->flags & MS_CT_F_PROXY))
+			f->proxy = 1;
 		if (ms_ct_refresh(&ct, pkt, skb->len, now))
 			ms_event_flow_new(skb, pkt, f);
 		return MS_DROP_NONE;
 	}
 
 	ms_policy_query_pkt(&q, f->dir, f->peer_identity, pkt);
-	reason = ms_policy_decide(f->ep_id, rev, &q, &f->rule_id);
+	reason = ms_policy_decide(f->ep_id, rev, &q, &f->rule_id, &flags);
 	if (reason != MS_DROP_NONE)
 		return reason;
+	if (flags & MS_POLICY_F_L7) {
+		if (!can_proxy || pkt->l4_proto != IPPROTO_TCP)
+			return MS_DROP_PROXY;
+		f->proxy = 1;
+	}
 	if (!ms_ct_opens(&ct, pkt))
 		return MS_DROP_NONE;
-	if (ms_ct_create(&ct, pkt, rev, f->rule_id, f->peer_identity, skb->len, now) != 0)
+	if (ms_ct_create(&ct, pkt, rev, f->rule_id, f->peer_identity, skb->len, now,
+			 f->proxy ? MS_CT_F_PROXY : 0) != 0)
 		return MS_DROP_CT_FULL;
 	ms_event_flow_new(skb, pkt, f);
 	return MS_DROP_NONE;
+}
+
+/*
+ * The receiver's side of the L7 decision, for a connection between two local endpoints: a
+ * receiver whose ingress rules put HTTP rules on the port cannot take the connection from
+ * the proxy at its own hook (TC egress has no socket assignment), so the sender's hook hands
+ * it over. Asked on the opening SYN only; the connection's entry then remembers it.
+ */
+static __always_inline int ms_receiver_wants_proxy(const struct ms_pkt *pkt, const struct ms_flow *f,
+						   const struct ms_ipcache_value *dst)
+{
+	struct ms_policy_query q;
+	__u32 rule_id;
+	__u8 flags;
+
+	if (pkt->l4_proto != IPPROTO_TCP || (pkt->tcp_flags & (MS_TCP_SYN | MS_TCP_ACK)) != MS_TCP_SYN ||
+	    !ms_ipcache_is_local_ep(dst))
+		return 0;
+	ms_policy_query_pkt(&q, MS_DIR_INGRESS, f->ep_identity, pkt);
+	if (ms_policy_decide(dst->ep_id, ms_policy_rev(), &q, &rule_id, &flags) != MS_DROP_NONE)
+		return 0; /* the receiver's hook drops it */
+	return (flags & MS_POLICY_F_L7) != 0;
+}
+
+/* Marks the sender's connection entry (own tuple, egress) as proxied. */
+static __always_inline void ms_ct_mark_proxy(const struct ms_pkt *pkt)
+{
+	struct ms_ct_value *v;
+	struct ms_ct_key k;
+
+	ms_ct_key_from_pkt(&k, pkt, MS_DIR_EGRESS);
+	v = bpf_map_lookup_elem(&ms_ct, &k);
+	if (v)
+		v->flags |= MS_CT_F_PROXY;
 }
 
 /* Every drop goes through here: counted, and reported. A drop names a rule only when a deny
@@ -116,12 +163,40 @@ int ms_from_container(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 
+	/* A service address becomes a backend before anything judges the packet: policy sees
+	 * the backend, as in Kubernetes. */
+	reason = ms_lb_egress(skb, &pkt, &f);
+	if (reason != MS_DROP_NONE)
+		return ms_drop(skb, &pkt, &f, reason);
+
 	dst = ms_ipcache_lookup(pkt.family, pkt.daddr);
 	f.peer_identity = ms_ipcache_identity(dst);
 
-	reason = ms_enforce(skb, &pkt, &f);
+	reason = ms_enforce(skb, &pkt, &f, 1);
 	if (reason != MS_DROP_NONE)
 		return ms_drop(skb, &pkt, &f, reason);
+
+	if (pkt.l4_proto == IPPROTO_TCP) {
+		struct ms_proxy_value rec = {
+			.src_identity = f.ep_identity,
+			.dst_identity = f.peer_identity,
+			.egress_ep = f.proxy ? f.ep_id : 0,
+		};
+
+		if (ms_receiver_wants_proxy(&pkt, &f, dst)) {
+			rec.ingress_ep = dst->ep_id;
+			if (!f.proxy)
+				ms_ct_mark_proxy(&pkt);
+			f.proxy = 1;
+		}
+		if (f.proxy) {
+			rec.created_ns = bpf_ktime_get_ns();
+			if (ms_proxy_redirect(skb, &pkt, &rec))
+				return ms_drop(skb, &pkt, &f, MS_DROP_PROXY);
+			ms_count_fwd(f.ep_id, MS_DIR_EGRESS, skb->len);
+			return TC_ACT_OK;
+		}
+	}
 
 	if (ms_ipcache_is_local_ep(dst)) {
 		/* Counted as forwarded only once the redirect is accepted: each packet lands in
@@ -171,9 +246,13 @@ int ms_to_container(struct __sk_buff *skb)
 	src = ms_ipcache_lookup(pkt.family, pkt.saddr);
 	f.peer_identity = ms_ipcache_identity(src);
 
-	reason = ms_enforce(skb, &pkt, &f);
+	reason = ms_enforce(skb, &pkt, &f, 0);
 	if (reason != MS_DROP_NONE)
 		return ms_drop(skb, &pkt, &f, reason);
+
+	/* A reply of a translated connection shows the service address it was sent to. */
+	if (ms_lb_ingress_revnat(skb, &pkt) < 0)
+		return ms_drop(skb, &pkt, &f, MS_DROP_INVALID);
 
 	ms_count_fwd(f.ep_id, MS_DIR_INGRESS, skb->len);
 	return TC_ACT_OK;

@@ -50,6 +50,7 @@ static int early_err(const struct microseg_ctx_opts *opts, int err, const char *
 
 static void ctx_free(struct microseg_ctx *ctx)
 {
+	ms_services_free(ctx);
 	ms_events_free(ctx);
 	ms_policy_free(ctx);
 	ms_endpoints_free(ctx);
@@ -83,6 +84,8 @@ static int ctx_start(struct microseg_ctx *ctx, const struct ms_capacity *cap)
 		if (!err)
 			err = ms_policy_restore(ctx);
 		ms_state_restore_done(ctx);
+		if (!err)
+			err = ms_services_restore(ctx);
 		if (!err && !ms_ctx_read_only(ctx))
 			err = ms_endpoints_reconcile(ctx);
 		if (err)
@@ -180,6 +183,12 @@ MICROSEG_API int microseg_ctx_open(const struct microseg_ctx_opts *opts, struct 
 		early_err(opts, err, "microseg_ctx_open: bpffs_dir/state_dir must be absolute and at most 200 bytes");
 		goto fail;
 	}
+	const char *cg = MS_OPT(opts, lb_cgroup, NULL);
+	if (cg && (cg[0] != '/' || strlen(cg) >= sizeof(ctx->lb_cgroup))) {
+		err = early_err(opts, -EINVAL, "microseg_ctx_open: lb_cgroup must be an absolute path");
+		goto fail;
+	}
+	snprintf(ctx->lb_cgroup, sizeof(ctx->lb_cgroup), "%s", cg ? cg : "");
 	err = ms_identities_init(ctx);
 	if (err)
 		goto fail;
@@ -203,18 +212,23 @@ fail:
 
 MICROSEG_API void microseg_ctx_close(struct microseg_ctx *ctx)
 {
-	if (ctx)
-		ctx_free(ctx);
+	if (!ctx)
+		return;
+	ms_proxy_shutdown(ctx);
+	ctx_free(ctx);
 }
 
 MICROSEG_API int microseg_ctx_purge(struct microseg_ctx *ctx)
 {
 	if (!ctx)
 		return -EINVAL;
+	if (!ms_ctx_read_only(ctx))
+		ms_proxy_shutdown(ctx); /* joins its threads: not under the lock */
 	MS_LOCK(ctx);
 	MS_REFUSE_READ_ONLY(ctx, "purge");
 	int err = 0;
 	if (!ms_ctx_offline(ctx) && !ctx->purged) {
+		ms_services_detach(ctx);
 		ms_endpoints_detach_all(ctx);
 		err = ms_datapath_unpin(ctx);
 		int serr = ms_state_remove_all(ctx);

@@ -55,9 +55,9 @@ MICROSEG_API int microseg_event_to_json(const struct microseg_event *ev, char *b
 	char when[40];
 	gmtime_r(&secs, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	static const char *const types[] = { "?", "new", "drop", "http", "service" };
 	PUT("{\"time\":\"%s.%09uZ\",\"type\":\"%s\",\"version\":%u,\"endpoint_id\":%u,\"endpoint\":", when,
-	    (unsigned)(ev->time_ns % 1000000000u), ev->type == MICROSEG_EVENT_DROP ? "drop" : "new", ev->version,
-	    ev->endpoint_id);
+	    (unsigned)(ev->time_ns % 1000000000u), types[ev->type < 5 ? ev->type : 0], ev->version, ev->endpoint_id);
 	at = put_str(buf, len, at, ev->endpoint_name);
 	PUT(",\"ifindex\":%u,\"direction\":\"%s\",\"verdict\":\"%s\",\"drop_reason\":", ev->ifindex,
 	    ev->direction == MICROSEG_DIR_INGRESS ? "ingress" : "egress",
@@ -76,6 +76,16 @@ MICROSEG_API int microseg_event_to_json(const struct microseg_event *ev, char *b
 		PUT("\"proto\":%u,", ev->proto);
 	if (ev->proto == 1 || ev->proto == 58)
 		PUT("\"icmp_type\":%u,", ev->icmp_type);
+	if (ev->type == MICROSEG_EVENT_L7) {
+		PUT("\"http\":{\"method\":");
+		at = put_str(buf, len, at, ev->http_method);
+		PUT(",\"path\":");
+		at = put_str(buf, len, at, ev->http_path);
+		PUT(",\"status\":%u,\"latency_us\":%u},", ev->http_status, ev->latency_us);
+	} else if (ev->type == MICROSEG_EVENT_SERVICE) {
+		PUT("\"service\":{\"id\":%u,\"address\":\"%s\",\"port\":%u,\"hook\":\"%s\"},", ev->service_id,
+		    ev->service_addr, ev->service_port, ev->service_hook == 1 ? "socket" : "packet");
+	}
 	PUT("\"bytes\":%u}", ev->bytes);
 	if (at >= len)
 		return -ENOSPC;

@@ -61,23 +61,93 @@ static void addr_text(uint8_t family, const uint8_t *bytes, char *out, size_t le
 		snprintf(out, len, "?");
 }
 
+static void fill_endpoint_name(struct microseg_ctx *ctx, struct microseg_event *ev)
+{
+	const struct microseg_endpoint *e = endpoint_by_id(ctx, ev->endpoint_id);
+	if (e)
+		snprintf(ev->endpoint_name, sizeof(ev->endpoint_name), "%s", e->name[0] ? e->name : e->ifname);
+}
+
+static void start_event(struct microseg_ctx *ctx, const struct ms_event_hdr *h, uint32_t type, struct microseg_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->sz = sizeof(*ev);
+	ev->type = type;
+	ev->version = h->version;
+	ev->time_ns = (uint64_t)((int64_t)h->ts_ns + ctx->ev->mono_to_real_ns);
+}
+
+/* An HTTP request judged by the proxy. */
+static bool decode_l7(struct microseg_ctx *ctx, const void *data, const struct ms_event_hdr *h,
+		      struct microseg_event *ev)
+{
+	if (h->len < offsetof(struct ms_event_l7, path) + 1)
+		return false;
+	struct ms_event_l7 r = { 0 };
+	memcpy(&r, data, h->len < sizeof(r) ? h->len : sizeof(r));
+	r.method[sizeof(r.method) - 1] = r.path[sizeof(r.path) - 1] = '\0';
+	start_event(ctx, h, MICROSEG_EVENT_L7, ev);
+	ev->endpoint_id = r.ep_id;
+	ev->direction = r.dir == MS_DIR_INGRESS ? MICROSEG_DIR_INGRESS : MICROSEG_DIR_EGRESS;
+	ev->verdict = r.verdict == MS_VERDICT_DROPPED ? MICROSEG_DROPPED : MICROSEG_FORWARDED;
+	ev->src_identity = r.src_identity;
+	ev->dst_identity = r.dst_identity;
+	addr_text(r.family, r.saddr, ev->src_addr, sizeof(ev->src_addr));
+	addr_text(r.family, r.daddr, ev->dst_addr, sizeof(ev->dst_addr));
+	ev->src_port = ntohs(r.sport);
+	ev->dst_port = ntohs(r.dport);
+	ev->proto = IPPROTO_TCP;
+	snprintf(ev->http_method, sizeof(ev->http_method), "%s", r.method);
+	snprintf(ev->http_path, sizeof(ev->http_path), "%s", r.path);
+	ev->http_status = r.status;
+	ev->latency_us = r.latency_us;
+	fill_endpoint_name(ctx, ev);
+	return true;
+}
+
+/* A service translation: the client (known per packet only), the backend, the frontend. */
+static bool decode_svc(struct microseg_ctx *ctx, const void *data, const struct ms_event_hdr *h,
+		       struct microseg_event *ev)
+{
+	if (h->len < offsetof(struct ms_event_svc, pad2))
+		return false;
+	struct ms_event_svc r = { 0 };
+	memcpy(&r, data, h->len < sizeof(r) ? h->len : sizeof(r));
+	start_event(ctx, h, MICROSEG_EVENT_SERVICE, ev);
+	ev->endpoint_id = r.ep_id;
+	ev->direction = MICROSEG_DIR_EGRESS;
+	ev->verdict = r.backend_id ? MICROSEG_FORWARDED : MICROSEG_DROPPED;
+	ev->drop_reason = r.backend_id ? 0 : MS_DROP_NO_BACKEND;
+	ev->proto = r.proto;
+	if (r.backend_id) {
+		addr_text(r.family, r.backend, ev->dst_addr, sizeof(ev->dst_addr));
+		ev->dst_port = ntohs(r.backend_port);
+	}
+	ev->service_id = r.svc_id;
+	addr_text(r.family, r.vip, ev->service_addr, sizeof(ev->service_addr));
+	ev->service_port = ntohs(r.vip_port);
+	ev->service_hook = r.hook;
+	fill_endpoint_name(ctx, ev);
+	return true;
+}
+
 /* Decodes one record; returns false for a record too short to be an event. */
 static bool decode(struct microseg_ctx *ctx, const void *data, size_t size, struct microseg_event *ev)
 {
 	const struct ms_event_hdr *h = data;
 	if (size < sizeof(*h) || h->len > size)
 		return false;
+	if (h->type == MS_EVENT_L7)
+		return decode_l7(ctx, data, h, ev);
+	if (h->type == MS_EVENT_SERVICE)
+		return decode_svc(ctx, data, h, ev);
 	if ((h->type != MS_EVENT_FLOW_NEW && h->type != MS_EVENT_DROP) ||
 	    h->len < offsetof(struct ms_event_flow, pad2))
 		return false;
 	/* Fields past the writer's record are zero: a newer library reading an older datapath. */
 	struct ms_event_flow f = { 0 };
 	memcpy(&f, data, h->len < sizeof(f) ? h->len : sizeof(f));
-	memset(ev, 0, sizeof(*ev));
-	ev->sz = sizeof(*ev);
-	ev->type = h->type == MS_EVENT_FLOW_NEW ? MICROSEG_EVENT_FLOW_NEW : MICROSEG_EVENT_DROP;
-	ev->version = h->version;
-	ev->time_ns = (uint64_t)((int64_t)h->ts_ns + ctx->ev->mono_to_real_ns);
+	start_event(ctx, h, h->type == MS_EVENT_FLOW_NEW ? MICROSEG_EVENT_FLOW_NEW : MICROSEG_EVENT_DROP, ev);
 	ev->endpoint_id = f.ep_id;
 	ev->ifindex = f.ifindex;
 	ev->direction = f.dir == MS_DIR_INGRESS ? MICROSEG_DIR_INGRESS : MICROSEG_DIR_EGRESS;
@@ -93,9 +163,7 @@ static bool decode(struct microseg_ctx *ctx, const void *data, size_t size, stru
 	ev->proto = f.proto;
 	ev->icmp_type = f.icmp_type;
 	ev->bytes = f.bytes;
-	const struct microseg_endpoint *e = endpoint_by_id(ctx, f.ep_id);
-	if (e)
-		snprintf(ev->endpoint_name, sizeof(ev->endpoint_name), "%s", e->name[0] ? e->name : e->ifname);
+	fill_endpoint_name(ctx, ev);
 	return true;
 }
 

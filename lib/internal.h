@@ -187,6 +187,8 @@ int ms_nl_veth_create(struct microseg_ctx *ctx, const struct ms_veth_req *req, u
 int ms_nl_link_delete(struct microseg_ctx *ctx, uint32_t ifindex);
 /* A clsact qdisc on the interface (kept if there is one). */
 int ms_nl_clsact_ensure(struct microseg_ctx *ctx, uint32_t ifindex);
+/* The L7 proxy's policy routing (fwmark rule + local table), both families; add or remove. */
+int ms_nl_tproxy_routing(struct microseg_ctx *ctx, bool add, uint32_t mark, uint32_t table, uint32_t pref);
 /* Calls fn for every address of the host's (current) network namespace. */
 int ms_nl_host_addrs(struct microseg_ctx *ctx, int (*fn)(struct microseg_ctx *, const struct ms_addr *));
 
@@ -224,6 +226,26 @@ int ms_endpoints_reconcile(struct microseg_ctx *ctx);
 /* Records this host's own addresses (and the gateways) in the ipcache as the host identity. */
 int ms_host_addrs_sync(struct microseg_ctx *ctx);
 
+/* ---- proxy.c ---- */
+/* Stops the proxy if it runs (joins its threads: call without ctx->lock). */
+void ms_proxy_shutdown(struct microseg_ctx *ctx);
+/* The proxy's counters (zeros when it is not running); with ctx->lock held. */
+struct microseg_proxy_stats;
+void ms_proxy_stats_locked(struct microseg_ctx *ctx, struct microseg_proxy_stats *out);
+
+/* ---- service.c ---- */
+void ms_services_free(struct microseg_ctx *ctx);
+/* Purge: detaches the socket programs from the cgroup (unpins their links). */
+int ms_services_detach(struct microseg_ctx *ctx);
+/* Calls fn for every backend of every service (for metrics); with ctx->lock held. */
+struct microseg_service_info;
+struct microseg_backend_info;
+typedef void (*ms_backend_fn)(void *user, const struct microseg_service_info *svc,
+			      const struct microseg_backend_info *b);
+void ms_services_each_backend(struct microseg_ctx *ctx, ms_backend_fn fn, void *user);
+/* Reopen: services and backends from their records (the maps already hold them). */
+int ms_services_restore(struct microseg_ctx *ctx);
+
 /* ---- events.c ---- */
 void ms_events_free(struct microseg_ctx *ctx);
 /* The datapath's event counters, summed over CPUs (zeros without datapath). */
@@ -255,6 +277,7 @@ struct microseg_ctx {
 	char instance[MICROSEG_INSTANCE_NAME_MAX + 1];
 	char bpffs_dir[MICROSEG_PATH_MAX + 1];
 	char state_dir[MICROSEG_PATH_MAX + 1];
+	char lb_cgroup[MICROSEG_PATH_MAX + 1]; /* "" = the cgroup v2 root */
 	microseg_log_fn log_fn;
 	void *log_user;
 	int log_level;
@@ -270,6 +293,8 @@ struct microseg_ctx {
 	struct ms_endpoints eps;
 	struct ms_policy *pol; /* policy_internal.h */
 	struct ms_events *ev;  /* events.c */
+	struct ms_proxy *proxy; /* proxy.c, NULL when not running */
+	struct ms_services *svc; /* service.c */
 };
 
 static inline bool ms_ctx_offline(const struct microseg_ctx *ctx)

@@ -69,6 +69,47 @@ static void ep_labels(struct text *t, struct microseg_ctx *ctx, const struct mic
 	add(t, "\"");
 }
 
+static void backend_row(void *user, const struct microseg_service_info *svc, const struct microseg_backend_info *b)
+{
+	struct text *t = user;
+	add(t, "microseg_service_backend_connections_total{service_id=\"%u\",service=\"", svc->id);
+	add_label(t, svc->name);
+	add(t, "\",frontend=\"%s:%u\",backend=\"%s:%u\",state=\"%s\"} %llu\n", svc->address, svc->port, b->address,
+	    b->port, b->state == 0 ? "active" : b->state == 1 ? "terminating" : "maintenance",
+	    (unsigned long long)b->connections);
+}
+
+/* Per service: connections the datapath sent to each backend (socket and packet paths). */
+static void add_service_metrics(struct text *t, struct microseg_ctx *ctx)
+{
+	add(t, "# HELP microseg_service_backend_connections_total Connections sent to a backend of a service.\n"
+	       "# TYPE microseg_service_backend_connections_total counter\n");
+	ms_services_each_backend(ctx, backend_row, t);
+}
+
+/* L7: requests by verdict and responses by status class, from this process's proxy. */
+static void add_proxy_metrics(struct text *t, struct microseg_ctx *ctx)
+{
+	struct microseg_proxy_stats ps;
+	ms_proxy_stats_locked(ctx, &ps);
+	add(t, "# HELP microseg_http_requests_total HTTP requests judged by the L7 proxy, by verdict.\n"
+	       "# TYPE microseg_http_requests_total counter\n");
+	const char *verdicts[] = { "allowed", "denied", "invalid", "upstream_error" };
+	uint64_t vals[] = { ps.requests_allowed, ps.requests_denied, ps.requests_invalid, ps.upstream_errors };
+	for (int i = 0; i < 4; i++) {
+		add(t, "microseg_http_requests_total{instance=\"");
+		add_label(t, ctx->instance);
+		add(t, "\",verdict=\"%s\"} %llu\n", verdicts[i], (unsigned long long)vals[i]);
+	}
+	add(t, "# HELP microseg_http_responses_total HTTP responses the L7 proxy sent to clients, by status class.\n"
+	       "# TYPE microseg_http_responses_total counter\n");
+	for (int c = 1; c <= 5; c++) {
+		add(t, "microseg_http_responses_total{instance=\"");
+		add_label(t, ctx->instance);
+		add(t, "\",status=\"%dxx\"} %llu\n", c, (unsigned long long)ps.status[c]);
+	}
+}
+
 MICROSEG_API int microseg_metrics_prometheus(struct microseg_ctx *ctx, char **out)
 {
 	if (!ctx)
@@ -151,6 +192,8 @@ MICROSEG_API int microseg_metrics_prometheus(struct microseg_ctx *ctx, char **ou
 		"# TYPE microseg_policy_revision gauge\nmicroseg_policy_revision{instance=\"");
 	add_label(&t, ctx->instance);
 	add(&t, "\"} %u\n", ctx->pol ? ctx->pol->rev : 0);
+	add_service_metrics(&t, ctx);
+	add_proxy_metrics(&t, ctx);
 	free(eps);
 	free(st);
 	if (!err)

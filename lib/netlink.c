@@ -16,6 +16,8 @@
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
 #include <netlink/route/route.h>
+#include <netlink/route/rule.h>
+#include <linux/fib_rules.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 
@@ -435,5 +437,86 @@ int ms_nl_clsact_ensure(struct microseg_ctx *ctx, uint32_t ifindex)
 	}
 	nlmsg_free(msg);
 	nl_socket_free(sk);
+	return err;
+}
+
+/*
+ * The routing the L7 proxy needs: packets carrying `mark` (set by the datapath when it hands
+ * a packet to the proxy's socket) look up `table`, which delivers everything locally, so the
+ * host stack accepts packets addressed to a container for the proxy. Both families. add=false
+ * removes what add=true made (missing pieces are not an error).
+ */
+static int tproxy_rule(struct microseg_ctx *ctx, struct nl_sock *sk, int family, bool add, uint32_t mark,
+		       uint32_t table, uint32_t pref)
+{
+	struct rtnl_rule *r = rtnl_rule_alloc();
+	if (!r)
+		return -ENOMEM;
+	rtnl_rule_set_family(r, family);
+	rtnl_rule_set_mark(r, mark);
+	rtnl_rule_set_mask(r, 0xffffffff);
+	rtnl_rule_set_table(r, table);
+	rtnl_rule_set_prio(r, pref);
+	rtnl_rule_set_action(r, FR_ACT_TO_TBL);
+	int err = add ? rtnl_rule_add(sk, r, NLM_F_CREATE | NLM_F_EXCL) : rtnl_rule_delete(sk, r, 0);
+	rtnl_rule_put(r);
+	if (err == -NLE_EXIST && add)
+		return 0;
+	if (err == -NLE_OBJ_NOTFOUND && !add)
+		return 0;
+	return err < 0 ? nl_fail(ctx, err, "proxy ip rule") : 0;
+}
+
+static int tproxy_route(struct microseg_ctx *ctx, struct nl_sock *sk, int family, bool add, uint32_t table)
+{
+	struct rtnl_route *r = rtnl_route_alloc();
+	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+	static const uint8_t zero[16];
+	struct nl_addr *d = nl_addr_build(family, zero, family == AF_INET ? 4 : 16);
+	int err = -ENOMEM;
+	if (!r || !nh || !d)
+		goto out;
+	nl_addr_set_prefixlen(d, 0);
+	rtnl_route_set_family(r, (uint8_t)family);
+	rtnl_route_set_dst(r, d);
+	rtnl_route_set_table(r, table);
+	rtnl_route_set_type(r, RTN_LOCAL);
+	rtnl_route_set_scope(r, RT_SCOPE_HOST);
+	rtnl_route_set_protocol(r, RTPROT_BOOT);
+	rtnl_route_nh_set_ifindex(nh, (int)if_nametoindex("lo"));
+	rtnl_route_add_nexthop(r, nh);
+	nh = NULL;
+	err = add ? rtnl_route_add(sk, r, NLM_F_CREATE | NLM_F_REPLACE) : rtnl_route_delete(sk, r, 0);
+	if (!add && err == -NLE_OBJ_NOTFOUND)
+		err = 0;
+	if (err < 0)
+		err = nl_fail(ctx, err, "proxy local route");
+out:
+	if (nh)
+		rtnl_route_nh_free(nh);
+	nl_addr_put(d);
+	rtnl_route_put(r);
+	return err;
+}
+
+int ms_nl_tproxy_routing(struct microseg_ctx *ctx, bool add, uint32_t mark, uint32_t table, uint32_t pref)
+{
+	int err = 0;
+	struct nl_sock *sk = open_sock(ctx, &err);
+	if (!sk)
+		return err;
+	static const int families[] = { AF_INET, AF_INET6 };
+	for (size_t i = 0; i < 2; i++) {
+		int e = add ? tproxy_route(ctx, sk, families[i], true, table) : tproxy_rule(ctx, sk, families[i], false, mark, table, pref);
+		if (!e)
+			e = add ? tproxy_rule(ctx, sk, families[i], true, mark, table, pref) : tproxy_route(ctx, sk, families[i], false, table);
+		if (e && !err)
+			err = e;
+		if (e && add)
+			break;
+	}
+	nl_socket_free(sk);
+	if (err && add)
+		ms_nl_tproxy_routing(ctx, false, mark, table, pref);
 	return err;
 }

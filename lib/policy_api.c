@@ -305,6 +305,12 @@ out:
 
 static struct ms_doc *doc_build(struct microseg_ctx *ctx, const struct ms_policy_doc *pd, int *errp)
 {
+	for (size_t i = 0; i < pd->n_l7; i++)
+		if (pd->l7[i].n_dns || pd->l7[i].n_kafka) {
+			*errp = ms_err(ctx, -EOPNOTSUPP, "policy %s: %s rules are not enforced by this version (only http)",
+				       pd->name, pd->l7[i].n_dns ? "dns" : "kafka");
+			return NULL;
+		}
 	struct ms_doc *d = calloc(1, sizeof(*d));
 	int err = -ENOMEM;
 	if (!d || !(d->arena = ms_arena_new()))

@@ -23,7 +23,7 @@ struct ival {
 	uint8_t dir; /* MS_DIR_* */
 	uint8_t proto;
 	uint8_t action; /* MS_POLICY_* */
-	uint8_t pad;
+	uint8_t l7;     /* an ALLOW whose port has HTTP rules (TCP) */
 	uint32_t lo, hi;
 	uint32_t rule;
 };
@@ -72,6 +72,14 @@ static bool is_cidr_identity(const struct microseg_identity *id)
 	return id->nlabels == 1 && !strncmp(id->labels[0], "cidr:", 5);
 }
 
+static bool cidr_excluded(const struct ms_peer *p, const struct ms_addr *prefix)
+{
+	for (size_t x = 0; x < p->n_except; x++)
+		if (ms_addr_in_prefix(prefix, &p->except[x]))
+			return true;
+	return false;
+}
+
 /* Identities a peer stands for. */
 static int expand_peer(struct microseg_ctx *ctx, const struct ms_peer *p, struct ids *out)
 {
@@ -92,12 +100,7 @@ static int expand_peer(struct microseg_ctx *ctx, const struct ms_peer *p, struct
 	case MICROSEG_PEER_CIDR:
 		for (size_t c = 0; c < pol->n_cidrs && !err; c++) {
 			const struct ms_cidr_ident *ci = &pol->cidrs[c];
-			if (!ms_addr_in_prefix(&ci->prefix, &p->cidr))
-				continue;
-			bool excluded = false;
-			for (size_t x = 0; x < p->n_except; x++)
-				excluded |= ms_addr_in_prefix(&ci->prefix, &p->except[x]);
-			if (!excluded)
+			if (ms_addr_in_prefix(&ci->prefix, &p->cidr) && !cidr_excluded(p, &ci->prefix))
 				err = ids_add(out, ci->id->id);
 		}
 		return err;
@@ -113,6 +116,36 @@ static int expand_peer(struct microseg_ctx *ctx, const struct ms_peer *p, struct
 		return err;
 	}
 	return -EINVAL;
+}
+
+bool ms_peer_matches(struct microseg_ctx *ctx, const struct ms_peer *p, uint32_t id)
+{
+	struct ms_policy *pol = ctx->pol;
+	switch (p->kind) {
+	case MICROSEG_PEER_SELECTOR: {
+		const struct microseg_identity *i = ms_identity_by_id(ctx, id);
+		return i && i->id > MICROSEG_IDENTITY_RESERVED_MAX && !is_cidr_identity(i) && ms_selector_match(&p->sel, i);
+	}
+	case MICROSEG_PEER_CIDR:
+		for (size_t c = 0; c < pol->n_cidrs; c++) {
+			const struct ms_cidr_ident *ci = &pol->cidrs[c];
+			if (ci->id->id == id)
+				return ms_addr_in_prefix(&ci->prefix, &p->cidr) && !cidr_excluded(p, &ci->prefix);
+		}
+		return false;
+	case MICROSEG_PEER_ENTITY:
+		if (p->entity == MICROSEG_ENTITY_ALL)
+			return true;
+		if (p->entity == MICROSEG_ENTITY_HOST)
+			return id == MS_ID_HOST;
+		if (id == MS_ID_WORLD)
+			return true;
+		for (size_t c = 0; c < pol->n_cidrs; c++)
+			if (pol->cidrs[c].id->id == id)
+				return true;
+		return false;
+	}
+	return false;
 }
 
 static uint8_t abi_dir(uint32_t dir)
@@ -150,6 +183,8 @@ static int add_section(struct microseg_ctx *ctx, const struct microseg_rule *r, 
 					.dir = abi_dir(s->dir),
 					.proto = nprotos > 1 ? port_protos[k] : pr->proto,
 					.action = s->action == MICROSEG_ACTION_DENY ? MS_POLICY_DENY : MS_POLICY_ALLOW,
+					.l7 = s->l7 && s->l7[q] &&
+					      (nprotos > 1 ? port_protos[k] : pr->proto) == MICROSEG_PROTO_TCP,
 					.lo = pr->lo,
 					.hi = pr->hi,
 					.rule = r->id,
@@ -199,7 +234,7 @@ size_t ms_port_range_prefixes(uint16_t lo, uint16_t hi, uint16_t *vals, uint8_t 
 }
 
 static int emit(struct entries *out, uint32_t id, uint8_t dir, uint8_t proto, uint16_t port, uint8_t bits,
-		uint8_t action, uint32_t rule)
+		uint8_t action, uint32_t rule, bool l7)
 {
 	if (GROW(out))
 		return -ENOMEM;
@@ -211,11 +246,12 @@ static int emit(struct entries *out, uint32_t id, uint8_t dir, uint8_t proto, ui
 	e->key.proto = proto;
 	e->key.port = htons(bits ? (uint16_t)(port & (uint16_t)(0xffff << (16 - bits))) : 0);
 	e->value.action = action;
+	e->value.flags = l7 ? MS_POLICY_F_L7 : 0;
 	e->value.rule_id = rule;
 	return 0;
 }
 
-static int flush_run(const struct ival *g, uint32_t lo, uint32_t hi, uint8_t action, uint32_t rule,
+static int flush_run(const struct ival *g, uint32_t lo, uint32_t hi, uint8_t action, uint32_t rule, bool l7,
 		     struct entries *out)
 {
 	uint16_t vals[32];
@@ -223,12 +259,14 @@ static int flush_run(const struct ival *g, uint32_t lo, uint32_t hi, uint8_t act
 	size_t k = ms_port_range_prefixes((uint16_t)lo, (uint16_t)hi, vals, bits);
 	int err = 0;
 	for (size_t j = 0; j < k && !err; j++)
-		err = emit(out, g->id, g->dir, g->proto, vals[j], bits[j], action, rule);
+		err = emit(out, g->id, g->dir, g->proto, vals[j], bits[j], action, rule, l7);
 	return err;
 }
 
 /* Cuts one group's intervals into segments (deny wins; the lowest rule id decides among
- * equals), merges neighbouring segments with the same verdict and emits their port prefixes. */
+ * equals), merges neighbouring segments with the same verdict and emits their port prefixes.
+ * An allowed segment goes through the L7 proxy only if every allow covering it has HTTP
+ * rules: one L3/L4-only allow of the same peer and port lets everything through. */
 static int resolve_group(const struct ival *g, size_t n, struct entries *out)
 {
 	uint32_t *cuts = malloc(2 * n * sizeof(*cuts));
@@ -247,30 +285,36 @@ static int resolve_group(const struct ival *g, size_t n, struct entries *out)
 	int err = 0;
 	uint32_t run_lo = 0, run_rule = 0;
 	uint8_t run_action = 0;
+	bool run_l7 = false;
 	for (size_t k = 0; k + 1 < u && !err; k++) {
 		uint32_t lo = cuts[k], hi = cuts[k + 1] - 1;
 		uint8_t action = 0;
 		uint32_t rule = 0;
+		bool all_l7 = true;
 		for (size_t i = 0; i < n; i++) {
 			if (g[i].lo > lo || g[i].hi < hi)
 				continue;
+			if (g[i].action == MS_POLICY_ALLOW && !g[i].l7)
+				all_l7 = false;
 			if (g[i].action > action || (g[i].action == action && g[i].rule < rule)) {
 				action = g[i].action; /* MS_POLICY_DENY outranks MS_POLICY_ALLOW */
 				rule = g[i].rule;
 			}
 		}
-		if (run_action && (action != run_action || rule != run_rule)) {
-			err = flush_run(g, run_lo, lo - 1, run_action, run_rule, out);
+		bool l7 = action == MS_POLICY_ALLOW && all_l7;
+		if (run_action && (action != run_action || rule != run_rule || l7 != run_l7)) {
+			err = flush_run(g, run_lo, lo - 1, run_action, run_rule, run_l7, out);
 			run_action = 0;
 		}
 		if (action && !run_action) {
 			run_lo = lo;
 			run_action = action;
 			run_rule = rule;
+			run_l7 = l7;
 		}
 	}
 	if (!err && run_action)
-		err = flush_run(g, run_lo, cuts[u - 1] - 1, run_action, run_rule, out);
+		err = flush_run(g, run_lo, cuts[u - 1] - 1, run_action, run_rule, run_l7, out);
 	free(cuts);
 	return err;
 }
@@ -375,13 +419,13 @@ int ms_policy_compile_identity(struct microseg_ctx *ctx, const struct ms_rule_vi
 	/* A direction no rule selects stays open. The host always reaches its endpoints (health
 	 * checks, kubelet probes), as in Cilium's default; a deny rule naming the host still wins. */
 	if (!(selected & MICROSEG_RULE_F_INGRESS)) {
-		err = emit(&es, MS_POLICY_ANY_ID, MS_DIR_INGRESS, 0, 0, 0, MS_POLICY_ALLOW, 0);
+		err = emit(&es, MS_POLICY_ANY_ID, MS_DIR_INGRESS, 0, 0, 0, MS_POLICY_ALLOW, 0, false);
 	} else if (!(err = GROW(&iv))) {
 		iv.v[iv.n++] = (struct ival){ .id = MS_ID_HOST, .dir = MS_DIR_INGRESS, .proto = 0,
 					      .action = MS_POLICY_ALLOW, .lo = 0, .hi = 65535, .rule = 0 };
 	}
 	if (!err && !(selected & MICROSEG_RULE_F_EGRESS))
-		err = emit(&es, MS_POLICY_ANY_ID, MS_DIR_EGRESS, 0, 0, 0, MS_POLICY_ALLOW, 0);
+		err = emit(&es, MS_POLICY_ANY_ID, MS_DIR_EGRESS, 0, 0, 0, MS_POLICY_ALLOW, 0, false);
 	qsort(iv.v, iv.n, sizeof(*iv.v), cmp_ival_group);
 	for (size_t i = 0; i < iv.n && !err;) {
 		size_t j = i + 1;
@@ -403,9 +447,9 @@ int ms_policy_compile_identity(struct microseg_ctx *ctx, const struct ms_rule_vi
 int ms_policy_open_table(struct microseg_ctx *ctx, struct ms_table **out)
 {
 	struct entries es = { 0 };
-	int err = emit(&es, MS_POLICY_ANY_ID, MS_DIR_INGRESS, 0, 0, 0, MS_POLICY_ALLOW, 0);
+	int err = emit(&es, MS_POLICY_ANY_ID, MS_DIR_INGRESS, 0, 0, 0, MS_POLICY_ALLOW, 0, false);
 	if (!err)
-		err = emit(&es, MS_POLICY_ANY_ID, MS_DIR_EGRESS, 0, 0, 0, MS_POLICY_ALLOW, 0);
+		err = emit(&es, MS_POLICY_ANY_ID, MS_DIR_EGRESS, 0, 0, 0, MS_POLICY_ALLOW, 0, false);
 	if (!err)
 		err = intern(ctx, &es, out);
 	free(es.v);

@@ -70,17 +70,13 @@ int ms_cidr_parse(const char *s, struct ms_cidr *out);
 /* Whether inner lies inside outer (same family, prefix not shorter, leading bits equal). */
 int ms_cidr_contains(const struct ms_cidr *outer, const struct ms_cidr *inner);
 
-/* L7 rules found under toPorts[].rules (kept for the L7 work; not enforced yet). */
-struct ms_l7_http {
-	const char *method, *path, *host; /* extended regexes, NULL if absent */
-	const char *const *headers;       /* "Name" or "Name: value" */
-	size_t n_headers;
-};
-
+/* L7 rules found under toPorts[].rules. HTTP rules also go into the rule specs (spec.l7),
+ * which is what the library enforces; DNS and Kafka rules are only parsed (and refused when a
+ * document is applied: an unenforced L7 rule must not read as "allowed"). */
 /* Where the L7 rules of a port sit: rule index, section index, port index within the doc. */
 struct ms_l7_port_rules {
 	size_t rule, section, port;
-	const struct ms_l7_http *http;
+	const struct microseg_http_rule *http;
 	size_t n_http;
 	const char *const *dns_names;    /* matchName / matchPattern ("pattern:" prefix) */
 	size_t n_dns;

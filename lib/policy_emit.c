@@ -197,8 +197,72 @@ static const char *proto_name(uint32_t proto)
 	}
 }
 
-static void section(struct em *m, const struct microseg_rule_section *s)
+/* The HTTP rules of port `port` of section `sec`, or NULL. */
+static const struct microseg_l7_rules *l7_of(const struct microseg_rule_spec *spec, size_t sec, size_t port)
 {
+	for (size_t i = 0; i < spec->n_l7; i++)
+		if (spec->l7[i].section == sec && spec->l7[i].port == port)
+			return &spec->l7[i];
+	return NULL;
+}
+
+static void port_item(struct em *m, const struct microseg_port *p)
+{
+	map_start(m);
+	str(m, "port");
+	quoted_num(m, p->port);
+	if (p->end_port) {
+		str(m, "endPort");
+		num(m, p->end_port);
+	}
+	str(m, "protocol");
+	str(m, proto_name(p->proto));
+	map_end(m);
+}
+
+static void opt_field(struct em *m, const char *key, const char *val)
+{
+	if (!val)
+		return;
+	str(m, key);
+	str(m, val);
+}
+
+/* A toPorts item of its own for a port with HTTP rules: {ports: [p], rules: {http: [...]}}. */
+static void l7_port_item(struct em *m, const struct microseg_port *p, const struct microseg_l7_rules *l7)
+{
+	map_start(m);
+	str(m, "ports");
+	seq_start(m);
+	port_item(m, p);
+	seq_end(m);
+	str(m, "rules");
+	map_start(m);
+	str(m, "http");
+	seq_start(m);
+	for (size_t i = 0; i < l7->n_http; i++) {
+		const struct microseg_http_rule *h = &l7->http[i];
+		map_start(m);
+		opt_field(m, "method", h->method);
+		opt_field(m, "path", h->path);
+		opt_field(m, "host", h->host);
+		if (h->n_headers) {
+			str(m, "headers");
+			seq_start(m);
+			for (size_t j = 0; j < h->n_headers; j++)
+				str(m, h->headers[j]);
+			seq_end(m);
+		}
+		map_end(m);
+	}
+	seq_end(m);
+	map_end(m);
+	map_end(m);
+}
+
+static void section(struct em *m, const struct microseg_rule_spec *spec, size_t sec)
+{
+	const struct microseg_rule_section *s = &spec->sections[sec];
 	bool eg = s->direction == MICROSEG_DIR_EGRESS;
 	size_t n_sel = 0, n_cidr = 0, n_ent = 0, n_l4 = 0, n_icmp = 0;
 	static const char *const entities[] = { "", "host", "world", "all" };
@@ -208,9 +272,12 @@ static void section(struct em *m, const struct microseg_rule_section *s)
 		n_cidr += s->peers[i].kind == MICROSEG_PEER_CIDR;
 		n_ent += s->peers[i].kind == MICROSEG_PEER_ENTITY;
 	}
+	size_t n_l7 = 0;
 	for (size_t i = 0; i < s->n_ports; i++) {
+		bool l7 = l7_of(spec, sec, i) != NULL;
 		n_icmp += is_icmp_type(&s->ports[i]);
-		n_l4 += !is_icmp_type(&s->ports[i]);
+		n_l4 += !is_icmp_type(&s->ports[i]) && !l7;
+		n_l7 += l7;
 	}
 	map_start(m);
 	if (n_sel) {
@@ -253,29 +320,24 @@ static void section(struct em *m, const struct microseg_rule_section *s)
 				str(m, entities[s->peers[i].entity]);
 		seq_end(m);
 	}
-	if (n_l4) {
+	if (n_l4 || n_l7) {
 		str(m, "toPorts");
 		seq_start(m);
-		map_start(m);
-		str(m, "ports");
-		seq_start(m);
-		for (size_t i = 0; i < s->n_ports; i++) {
-			const struct microseg_port *p = &s->ports[i];
-			if (is_icmp_type(p))
-				continue;
+		if (n_l4) {
 			map_start(m);
-			str(m, "port");
-			quoted_num(m, p->port);
-			if (p->end_port) {
-				str(m, "endPort");
-				num(m, p->end_port);
-			}
-			str(m, "protocol");
-			str(m, proto_name(p->proto));
+			str(m, "ports");
+			seq_start(m);
+			for (size_t i = 0; i < s->n_ports; i++)
+				if (!is_icmp_type(&s->ports[i]) && !l7_of(spec, sec, i))
+					port_item(m, &s->ports[i]);
+			seq_end(m);
 			map_end(m);
 		}
-		seq_end(m);
-		map_end(m);
+		for (size_t i = 0; i < s->n_ports; i++) {
+			const struct microseg_l7_rules *l7 = l7_of(spec, sec, i);
+			if (l7)
+				l7_port_item(m, &s->ports[i], l7);
+		}
 		seq_end(m);
 	}
 	if (n_icmp) {
@@ -348,7 +410,7 @@ static void document(struct em *m, const struct microseg_rule_spec *spec, const 
 		}
 		for (size_t i = 0; i < spec->n_sections; i++)
 			if (spec->sections[i].direction == groups[g].dir && spec->sections[i].action == groups[g].action)
-				section(m, &spec->sections[i]);
+				section(m, spec, i);
 		seq_end(m);
 	}
 	map_end(m);

@@ -5,6 +5,7 @@
 
 #include "internal.h"
 #include "policy_doc.h"
+#include "http_rules.h"
 
 /* ---- selector.c ---- */
 struct ms_sel_term {
@@ -43,6 +44,9 @@ struct ms_section {
 	size_t n_peers;  /* 0: any peer */
 	struct ms_port_range *ports;
 	size_t n_ports;  /* >= 1 after compilation (any = {0, 0, 65535}) */
+	/* Per port: its HTTP rules (TCP only), or NULL. The array itself is NULL when no port
+	 * of the section has any. */
+	struct ms_http_ruleset **l7;
 };
 
 enum ms_rule_state { MS_RULE_LIVE, MS_RULE_PENDING_ADD, MS_RULE_PENDING_REMOVE };
@@ -60,6 +64,8 @@ struct microseg_rule {
 	size_t n_sections;
 	uint32_t dirs; /* MICROSEG_RULE_F_INGRESS/_EGRESS: directions it selects */
 	bool stored;   /* its record is in the state directory (API rules) */
+	struct ms_http_ruleset **rulesets; /* every l7 set of the sections, owned (freed with the rule) */
+	size_t n_rulesets;
 	struct ms_hnode by_ptr;
 };
 #define MS_RULE_MAGIC 0x4d535255u
@@ -105,6 +111,26 @@ const struct ms_policy_value *ms_table_lookup(const struct ms_table *t, uint32_t
 					      uint8_t proto, uint16_t port);
 /* Splits [lo, hi] into port prefixes: writes up to 32 (value, bits) pairs, returns the count. */
 size_t ms_port_range_prefixes(uint16_t lo, uint16_t hi, uint16_t *vals, uint8_t *bits);
+
+/* Whether the section peer p stands for identity id (what expand_peer would list). */
+bool ms_peer_matches(struct microseg_ctx *ctx, const struct ms_peer *p, uint32_t id);
+
+/* ---- l7_policy.c: what the L7 proxy enforces on a connection ---- */
+struct ms_l7_verdict {
+	bool allow_all; /* an L3/L4-only allow covers it, or the direction is not selected */
+	bool deny_all;  /* no allow covers it any more, or a deny does */
+	const struct ms_http_ruleset **sets; /* else: a request passes if any set matches */
+	size_t n, cap;
+	uint32_t rev;   /* policy revision it was resolved under */
+};
+/* Resolves the live rules for endpoint ep_id in direction dir (MS_DIR_*) against peer identity
+ * peer on TCP port `port`. Call with ctx->lock held; the sets stay valid while it is held and
+ * the revision has not changed. */
+int ms_l7_resolve(struct microseg_ctx *ctx, uint32_t ep_id, uint8_t dir, uint32_t peer, uint16_t port,
+		  struct ms_l7_verdict *out);
+/* Judges one request against a resolved verdict. */
+bool ms_l7_allows(const struct ms_l7_verdict *v, const struct ms_http_request_view *req);
+void ms_l7_verdict_release(struct ms_l7_verdict *v);
 
 /* ---- policy.c ---- */
 struct ms_doc {

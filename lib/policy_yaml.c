@@ -1021,7 +1021,7 @@ static int opt_str(struct pstate *s, const struct node *n, const char *key, cons
 
 static int parse_http(struct pstate *s, const struct node *seq, struct ms_l7_port_rules *l7)
 {
-	struct ms_l7_http *h;
+	struct microseg_http_rule *h;
 	size_t m, m2;
 	int rc;
 
@@ -1689,6 +1689,32 @@ static int check_name(struct pstate *s, const struct node *n, size_t max, const 
 	return 0;
 }
 
+/* The HTTP rules of each port go into the rule's spec (spec.l7), where the compiler and the
+ * proxy take them from. */
+static int attach_http(struct pstate *s, struct ms_policy_doc *doc)
+{
+	for (size_t r = 0; r < doc->n_rules; r++) {
+		size_t n = 0, k = 0;
+		for (size_t i = 0; i < doc->n_l7; i++)
+			n += doc->l7[i].rule == r && doc->l7[i].n_http;
+		if (!n)
+			continue;
+		struct microseg_l7_rules *v = oalloc(s, n, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		for (size_t i = 0; i < doc->n_l7; i++) {
+			const struct ms_l7_port_rules *l = &doc->l7[i];
+			if (l->rule != r || !l->n_http)
+				continue;
+			v[k++] = (struct microseg_l7_rules){ .section = l->section, .port = l->port, .http = l->http,
+							     .n_http = l->n_http };
+		}
+		doc->rules[r].l7 = v;
+		doc->rules[r].n_l7 = n;
+	}
+	return 0;
+}
+
 static int parse_doc(struct pstate *s, const struct node *root, struct ms_policy_doc *doc)
 {
 	const struct node *api, *kind, *meta, *spec, *specs, *status, *name_n = NULL, *ns_n = NULL;
@@ -1799,7 +1825,7 @@ static int parse_doc(struct pstate *s, const struct node *root, struct ms_policy
 	doc->n_rules = n_rules;
 	doc->l7 = s->n_l7 ? s->l7 : NULL;
 	doc->n_l7 = s->n_l7;
-	return 0;
+	return attach_http(s, doc);
 }
 
 static int cmp_doc_name(const void *a, const void *b)

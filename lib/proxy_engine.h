@@ -6,15 +6,23 @@
  * each one goes, and judges each request through a callback.
  *
  * Per client connection: read a request (llhttp through http_parse.h, hardened: ambiguous
- * framing, obsolete line folding, oversize headers, bad request line -> 400 and close); ask
- * judge(); allowed: connect to the upstream (once per client connection, non-blocking, with
- * the given socket mark), send the request (head and body, chunked bodies passed through
- * as framed), relay the response (parsed to know its end) back; denied: answer 403 with a
- * short body and keep the connection; upstream unreachable: 502. Pipelined requests are
- * handled strictly one after the other (the next is read from the buffer once the previous
- * response is complete), so responses keep the order of requests. "Connection: close" from
- * either side, HTTP/1.0 without keep-alive, or an upgrade request (refused with 403 unless
- * judged allowed, then relayed raw) end the connection after the response.
+ * framing, obsolete line folding, oversize headers, bad request line -> 400 and close; nothing
+ * of such a request reaches the server); ask judge(); allowed: connect to the upstream (at the
+ * first allowed request, non-blocking, with the given socket mark; again later if the server
+ * closed an idle connection), send the request (head and body, chunked bodies passed through
+ * as framed), relay the response (parsed to know its end) back; denied: answer 403 with the
+ * body "Access denied\n" (no body to HEAD) and keep the connection, dropping the request's
+ * body as it arrives; upstream unreachable, or closed before any response: 502 and close.
+ * Pipelined requests are handled strictly one after the other (the next is read from the
+ * buffer once the previous response is complete), so responses keep the order of requests.
+ * "Connection: close" from either side, HTTP/1.0 without keep-alive, a denied request with
+ * "Expect: 100-continue" and a body, or an upgrade request end the connection after the
+ * response. Upgrades: only to "websocket" (others get 403 without asking judge()) and CONNECT;
+ * judged like any request; relayed raw once the server answers 101 (2xx to CONNECT).
+ * Bytes are never copied between the sockets' buffers: each direction has one bounded buffer
+ * that the parser reads in place and the other socket is written from; a side is not read
+ * while its buffer is full (backpressure). Only the head of an allowed request is copied, and
+ * only when a record() callback is set (it is shown the request after the response).
  *
  * Thread-safety: one engine per thread; every call on an engine from its own thread only,
  * except ms_pe_stats() (atomic counters).
@@ -47,7 +55,8 @@ struct ms_pe_ops {
 	/* Judges a complete request head (the body, if any, follows only if allowed). Called on
 	 * the engine's thread. conn_user: what ms_pe_add_conn() was given. */
 	int (*judge)(void *owner, void *conn_user, const struct ms_http_request_view *req);
-	/* After each request's response (or 403/400/502) went out. May be NULL. */
+	/* After each request's response (or 403/400/502) went out (queued to the client). A
+	 * request whose connection ends before its response gets no record. May be NULL. */
 	void (*record)(void *owner, void *conn_user, const struct ms_pe_record *rec);
 	/* The connection is gone (both sockets closed); conn_user may be freed. May be NULL. */
 	void (*closed)(void *owner, void *conn_user);
@@ -56,8 +65,12 @@ struct ms_pe_ops {
 struct ms_pe_opts {
 	uint32_t max_conns;        /* client connections at once; more are closed at once */
 	uint32_t max_header_bytes; /* request line + headers (and response head) */
-	uint32_t idle_timeout_ms;  /* no request in progress for this long: close */
+	uint32_t idle_timeout_ms;  /* no byte moved on either socket for this long: close */
 };
+/* 0 in an opts field (or opts NULL): these. */
+#define MS_PE_DEFAULT_MAX_CONNS 4096
+#define MS_PE_DEFAULT_MAX_HEADER_BYTES 16384
+#define MS_PE_DEFAULT_IDLE_TIMEOUT_MS 60000
 
 struct ms_pe_stats {
 	uint64_t conns_accepted, conns_active, conns_refused_full;
@@ -74,10 +87,13 @@ int ms_pe_fd(const struct ms_proxy_engine *pe);
 
 /* Takes over an accepted client socket (made non-blocking here): its requests go to upstream
  * (the original destination), the engine's connection to it marked with upstream_mark
- * (SO_MARK, 0 = none) and, if bind_addr is non-NULL, bound to it first. On error the socket
- * is closed, closed() is not called, and -errno returned. */
+ * (SO_MARK, 0 = none; needs CAP_NET_ADMIN) and, if bind_addr is non-NULL, bound to it first
+ * (with IP_TRANSPARENT tried, so a non-local address such as the client's own can be used).
+ * On error the socket is closed, closed() is not called, and -errno returned: -EBUSY
+ * max_conns reached (counted in conns_refused_full), -EINVAL bad arguments, -ENOMEM. */
 int ms_pe_add_conn(struct ms_proxy_engine *pe, int client_fd, const struct sockaddr *upstream,
-		   socklen_t upstream_len, uint32_t upstream_mark, void *conn_user);
+		   socklen_t upstream_len, uint32_t upstream_mark, const struct sockaddr *bind_addr,
+		   socklen_t bind_len, void *conn_user);
 
 /* Handles ready I/O and timeouts, waiting up to timeout_ms (0: no wait, -1: forever) for some.
  * Returns the number of events handled, or -errno (-EINTR included). */

@@ -112,6 +112,7 @@ static int build_section(struct microseg_ctx *ctx, struct ms_arena *a, const str
 		return ms_err(ctx, -EINVAL, "rule: sections[%zu]: array is NULL but its count is not 0", idx);
 	out->dir = in->direction;
 	out->action = in->action;
+	out->l7 = NULL;
 	out->n_peers = in->n_peers;
 	out->peers = in->n_peers ? ms_arena_alloc(a, in->n_peers * sizeof(*out->peers)) : NULL;
 	size_t nports = in->n_ports ? in->n_ports : 1;
@@ -133,6 +134,37 @@ static int build_section(struct microseg_ctx *ctx, struct ms_arena *a, const str
 			return err;
 	}
 	out->n_ports = nports;
+	return 0;
+}
+
+/* HTTP rules (from the rule's own spec copy): checked, then compiled per port. */
+static int build_l7(struct microseg_ctx *ctx, struct microseg_rule *r)
+{
+	const struct microseg_rule_spec *spec = r->spec;
+	char why[200] = "";
+
+	if (!spec->n_l7)
+		return 0;
+	int err = ms_rule_spec_check(spec, why, sizeof(why));
+	if (err)
+		return ms_err(ctx, err, "rule: %s", why);
+	r->rulesets = calloc(spec->n_l7, sizeof(*r->rulesets));
+	if (!r->rulesets)
+		return -ENOMEM;
+	for (size_t i = 0; i < spec->n_l7; i++) {
+		const struct microseg_l7_rules *l = &spec->l7[i];
+		struct ms_section *sec = &r->sections[l->section];
+		err = ms_http_ruleset_compile(l->http, l->n_http, &r->rulesets[i], why, sizeof(why));
+		if (err)
+			return err == -ENOMEM ? err : ms_err(ctx, err, "rule: l7[%zu]: %s", i, why);
+		r->n_rulesets++;
+		if (!sec->l7) {
+			if (!(sec->l7 = ms_arena_alloc(r->arena, sec->n_ports * sizeof(*sec->l7))))
+				return -ENOMEM;
+			memset(sec->l7, 0, sec->n_ports * sizeof(*sec->l7));
+		}
+		sec->l7[l->port] = r->rulesets[i];
+	}
 	return 0;
 }
 
@@ -194,11 +226,17 @@ int ms_rule_build(struct microseg_ctx *ctx, const struct microseg_rule_spec *spe
 		err = -ENOMEM;
 		goto fail;
 	}
+	if ((err = build_l7(ctx, r)))
+		goto fail;
 	*out = r;
 	return 0;
 fail:
-	free(r);
-	ms_arena_free(a);
+	if (r) {
+		r->arena = a;
+		ms_rule_free(r);
+	} else {
+		ms_arena_free(a);
+	}
 	return err;
 }
 
@@ -206,6 +244,9 @@ void ms_rule_free(struct microseg_rule *r)
 {
 	if (!r)
 		return;
+	for (size_t i = 0; i < r->n_rulesets; i++)
+		ms_http_ruleset_free(r->rulesets[i]);
+	free(r->rulesets);
 	r->magic = 0;
 	ms_arena_free(r->arena);
 	free(r);

@@ -168,6 +168,41 @@ static int copy_section(struct ms_arena *a, const struct microseg_rule_section *
 	return 0;
 }
 
+static int copy_http(struct ms_arena *a, const struct microseg_http_rule *h, struct microseg_http_rule *d)
+{
+	*d = *h;
+	d->method = ms_arena_strdup(a, h->method);
+	d->path = ms_arena_strdup(a, h->path);
+	d->host = ms_arena_strdup(a, h->host);
+	if ((h->method && !d->method) || (h->path && !d->path) || (h->host && !d->host))
+		return -ENOMEM;
+	return copy_strv(a, h->headers, h->n_headers, &d->headers);
+}
+
+static int copy_l7(struct ms_arena *a, const struct microseg_l7_rules *src, size_t n,
+		   const struct microseg_l7_rules **dst)
+{
+	struct microseg_l7_rules *v;
+
+	*dst = NULL;
+	if (!n)
+		return 0;
+	if (!(v = ms_arena_alloc(a, n * sizeof(*v))))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct microseg_http_rule *h = ms_arena_alloc(a, src[i].n_http * sizeof(*h));
+		v[i] = src[i];
+		if (!h)
+			return -ENOMEM;
+		for (size_t j = 0; j < src[i].n_http; j++)
+			if (copy_http(a, &src[i].http[j], &h[j]))
+				return -ENOMEM;
+		v[i].http = h;
+	}
+	*dst = v;
+	return 0;
+}
+
 struct microseg_rule_spec *ms_rule_spec_copy(struct ms_arena *a, const struct microseg_rule_spec *spec)
 {
 	struct microseg_rule_spec v, *d;
@@ -194,6 +229,8 @@ struct microseg_rule_spec *ms_rule_spec_copy(struct ms_arena *a, const struct mi
 				return NULL;
 	}
 	d->sections = secs;
+	if (copy_l7(a, v.l7, v.n_l7, &d->l7))
+		return NULL;
 	return d;
 }
 
@@ -356,6 +393,60 @@ static int chk_port(struct chk *c, const struct microseg_port *p)
 	}
 }
 
+#define HTTP_RULES_MAX 1024
+
+static int chk_http(struct chk *c, const struct microseg_http_rule *h)
+{
+	int rc;
+
+	if ((rc = chk_count(c, h->headers, h->n_headers, "headers")))
+		return rc;
+	for (size_t k = 0; k < h->n_headers; k++)
+		if (!h->headers[k])
+			return chk_fail(c, -EINVAL, "headers[%zu] is NULL", k);
+	return 0;
+}
+
+/* L7 rules: on an existing TCP port of an ALLOW section, at most one entry per port. */
+static int chk_l7(struct chk *c, const struct microseg_rule_spec *v)
+{
+	int rc;
+
+	if ((rc = chk_count(c, v->l7, v->n_l7, "l7")))
+		return rc;
+	for (size_t i = 0; i < v->n_l7; i++) {
+		const struct microseg_l7_rules *l = &v->l7[i];
+		size_t m = chk_push(c, "l7[%zu]", i);
+		if (l->section >= v->n_sections)
+			return chk_fail(c, -EINVAL, "section %zu does not exist", l->section);
+		const struct microseg_rule_section *s = &v->sections[l->section];
+		if (s->action != MICROSEG_ACTION_ALLOW)
+			return chk_fail(c, -EINVAL, "deny sections take no L7 rules");
+		if (l->port >= s->n_ports)
+			return chk_fail(c, -EINVAL, "port %zu does not exist in section %zu", l->port, l->section);
+		const struct microseg_port *p = &s->ports[l->port];
+		if ((p->proto != MICROSEG_PROTO_TCP && p->proto != MICROSEG_PROTO_ANY) || (p->flags & MICROSEG_PORT_F_ICMP_TYPE))
+			return chk_fail(c, -EINVAL, "HTTP rules need a TCP port");
+		if (!l->n_http)
+			return chk_fail(c, -EINVAL, "no HTTP rule (n_http is 0)");
+		if (l->n_http > HTTP_RULES_MAX)
+			return chk_fail(c, -E2BIG, "more than %d HTTP rules", HTTP_RULES_MAX);
+		if ((rc = chk_count(c, l->http, l->n_http, "http")))
+			return rc;
+		for (size_t j = 0; j < l->n_http; j++) {
+			size_t m2 = chk_push(c, ".http[%zu]", j);
+			if ((rc = chk_http(c, &l->http[j])))
+				return rc;
+			chk_pop(c, m2);
+		}
+		for (size_t j = 0; j < i; j++)
+			if (v->l7[j].section == l->section && v->l7[j].port == l->port)
+				return chk_fail(c, -EINVAL, "second entry for section %zu port %zu", l->section, l->port);
+		chk_pop(c, m);
+	}
+	return 0;
+}
+
 int ms_rule_spec_check(const struct microseg_rule_spec *spec, char *err, size_t errlen)
 {
 	struct chk c = { .err = err, .errlen = errlen };
@@ -403,7 +494,7 @@ int ms_rule_spec_check(const struct microseg_rule_spec *spec, char *err, size_t 
 		}
 		chk_pop(&c, m);
 	}
-	return 0;
+	return chk_l7(&c, &v);
 }
 
 /* ---- comparison by meaning ---- */
@@ -557,6 +648,75 @@ static uint32_t selected(const struct microseg_rule_spec *r)
 	return f;
 }
 
+/* The L7 rules of a spec as sorted text lines, "dir action proto port end | rules", each
+ * HTTP rule's fields and sorted headers, the rules sorted: equal sets give equal text whatever
+ * the order of sections, ports and rules. Computed before canon_spec() moves sections. */
+static char *l7_signature(const struct microseg_rule_spec *spec)
+{
+	char **lines = calloc(spec->n_l7 ? spec->n_l7 : 1, sizeof(*lines));
+	char *out = NULL;
+	size_t outlen = 0;
+	FILE *f;
+
+	if (!lines)
+		return NULL;
+	for (size_t i = 0; i < spec->n_l7; i++) {
+		const struct microseg_l7_rules *l = &spec->l7[i];
+		const struct microseg_rule_section *s = &spec->sections[l->section];
+		const struct microseg_port *p = &s->ports[l->port];
+		char **rules = calloc(l->n_http, sizeof(*rules));
+		size_t len = 0;
+		if (!rules)
+			goto out;
+		for (size_t j = 0; j < l->n_http; j++) {
+			const struct microseg_http_rule *h = &l->http[j];
+			const char **hdrs = calloc(h->n_headers ? h->n_headers : 1, sizeof(*hdrs));
+			FILE *r = open_memstream(&rules[j], &len);
+			if (!hdrs || !r) {
+				free(hdrs);
+				if (r)
+					fclose(r);
+				goto out_rules;
+			}
+			memcpy(hdrs, h->headers, h->n_headers * sizeof(*hdrs));
+			qsort(hdrs, h->n_headers, sizeof(*hdrs), cmp_strp);
+			fprintf(r, "m=%s\x1fp=%s\x1fh=%s", h->method ? h->method : "\x1e", h->path ? h->path : "\x1e",
+				h->host ? h->host : "\x1e");
+			for (size_t k = 0; k < h->n_headers; k++)
+				fprintf(r, "\x1f%s", hdrs[k]);
+			fclose(r);
+			free(hdrs);
+		}
+		qsort(rules, l->n_http, sizeof(*rules), cmp_strp);
+		f = open_memstream(&lines[i], &len);
+		if (f) {
+			fprintf(f, "%u %u %u %u %u |", s->direction, s->action, p->proto, p->port,
+				p->end_port == p->port ? 0 : p->end_port);
+			for (size_t j = 0; j < l->n_http; j++)
+				fprintf(f, "\x1d%s", rules[j]);
+			fclose(f);
+		}
+	out_rules:
+		for (size_t j = 0; j < l->n_http; j++)
+			free(rules[j]);
+		free(rules);
+		if (!lines[i])
+			goto out;
+	}
+	qsort(lines, spec->n_l7, sizeof(*lines), cmp_strp);
+	f = open_memstream(&out, &outlen);
+	if (f) {
+		for (size_t i = 0; i < spec->n_l7; i++)
+			fprintf(f, "%s\n", lines[i]);
+		fclose(f);
+	}
+out:
+	for (size_t i = 0; i < spec->n_l7; i++)
+		free(lines[i]);
+	free(lines);
+	return out;
+}
+
 int ms_rule_spec_equal(const struct microseg_rule_spec *a, const struct microseg_rule_spec *b)
 {
 	struct ms_arena *arena = ms_arena_new();
@@ -567,6 +727,9 @@ int ms_rule_spec_equal(const struct microseg_rule_spec *a, const struct microseg
 		return -ENOMEM;
 	ca = ms_rule_spec_copy(arena, a);
 	cb = ms_rule_spec_copy(arena, b);
+	char *la = ca ? l7_signature(ca) : NULL, *lb = cb ? l7_signature(cb) : NULL;
+	if (ca && cb && (!la || !lb))
+		ca = NULL; /* -ENOMEM */
 	if (ca && cb) {
 		canon_spec(ca);
 		canon_spec(cb);
@@ -574,7 +737,11 @@ int ms_rule_spec_equal(const struct microseg_rule_spec *a, const struct microseg
 		     ca->n_sections == cb->n_sections;
 		for (size_t i = 0; rc == 1 && i < ca->n_sections; i++)
 			rc = cmp_section(&ca->sections[i], &cb->sections[i]) == 0;
+		if (rc == 1)
+			rc = strcmp(la, lb) == 0;
 	}
+	free(la);
+	free(lb);
 	ms_arena_free(arena);
 	return rc;
 }

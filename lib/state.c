@@ -54,7 +54,7 @@ int ms_state_open(struct microseg_ctx *ctx)
 	int err = mkdirs(ctx->state_dir);
 	if (err)
 		return ms_err(ctx, err, "cannot create state directory %s", ctx->state_dir);
-	const char *subs[] = { "identities", "endpoints", "policies", "rules" };
+	const char *subs[] = { "identities", "endpoints", "policies", "rules", "services" };
 	for (size_t i = 0; i < MS_ARRAY_SIZE(subs); i++) {
 		sub_path(ctx, path, sizeof(path), subs[i], 0);
 		if (mkdir(path, 0700) && errno != EEXIST)
@@ -363,6 +363,7 @@ int ms_state_remove_all(struct microseg_ctx *ctx)
 	remove_dir_files(ctx, "endpoints");
 	remove_dir_files(ctx, "policies");
 	remove_dir_files(ctx, "rules");
+	remove_dir_files(ctx, "services");
 	sub_path(ctx, path, sizeof(path), "lock", 0);
 	unlink(path); /* our flock stays on the open file until close */
 	if (rmdir(ctx->state_dir) && errno != ENOENT)

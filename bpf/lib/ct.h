@@ -330,6 +330,8 @@ static __always_inline int ms_ct_refresh(struct ms_ct *ct, const struct ms_pkt *
 			if (flags == MS_CT_F_SYN) {
 				v->created_ns = now;
 				restarted = 1;
+				/* Same tuple, same policy: a proxied connection stays proxied. */
+				flags |= v->flags & MS_CT_F_PROXY;
 			}
 			v->flags = flags;
 		}
@@ -353,7 +355,7 @@ static __always_inline int ms_ct_opens(const struct ms_ct *ct, const struct ms_p
 /* Records the connection the packet opens. Non-zero if the map refused it. */
 static __always_inline int ms_ct_create(const struct ms_ct *ct, const struct ms_pkt *pkt,
 					__u32 rev, __u32 rule_id, __u32 peer_id, __u32 bytes,
-					__u64 now)
+					__u64 now, __u32 flags)
 {
 	struct ms_ct_value v = {
 		.last_seen_ns = now,
@@ -365,9 +367,10 @@ static __always_inline int ms_ct_create(const struct ms_ct *ct, const struct ms_
 		.bytes = bytes,
 	};
 
+	v.flags = flags;
 	if (pkt->l4_proto == IPPROTO_TCP &&
 	    (pkt->tcp_flags & (MS_TCP_SYN | MS_TCP_ACK)) == MS_TCP_SYN)
-		v.flags = MS_CT_F_SYN;
+		v.flags |= MS_CT_F_SYN;
 	return bpf_map_update_elem(&ms_ct, &ct->key, &v, BPF_ANY);
 }
 

@@ -26,7 +26,8 @@ struct ms_flow {
 	__u32 peer_identity; /* the other side's; MS_ID_UNKNOWN until looked up */
 	__u32 rule_id;       /* deciding rule: the allowing one, or the deny rule; else 0 */
 	__u8 dir;            /* enum ms_dir, of the endpoint */
-	__u8 pad[3];
+	__u8 proxy;          /* the connection goes through the L7 proxy */
+	__u8 pad[2];
 };
 
 static __always_inline void ms_flow_init(struct ms_flow *f, const struct ms_endpoint_info *ep,
@@ -38,7 +39,8 @@ static __always_inline void ms_flow_init(struct ms_flow *f, const struct ms_endp
 	f->peer_identity = MS_ID_UNKNOWN;
 	f->rule_id = 0;
 	f->dir = dir;
-	f->pad[0] = f->pad[1] = f->pad[2] = 0;
+	f->proxy = 0;
+	f->pad[0] = f->pad[1] = 0;
 }
 
 /*

@@ -80,10 +80,12 @@ static __always_inline void ms_policy_query_pkt(struct ms_policy_query *q, __u8 
  * compiled policy and is open. Otherwise the four combinations (peer, proto), (peer, any
  * proto), (any peer, proto), (any peer, any proto): a DENY anywhere wins, else an ALLOW
  * anywhere allows, else the selected direction's default deny. *rule_id gets the deciding
- * rule (0 for none or a default entry).
+ * rule (0 for none or a default entry), *flags the allowing entry's MS_POLICY_F_* (L7: the
+ * connection must go through the proxy; the most specific allow decides, see the compiler).
  */
 static __always_inline __u32 ms_policy_decide(__u32 ep_id, __u32 rev,
-					      const struct ms_policy_query *q, __u32 *rule_id)
+					      const struct ms_policy_query *q, __u32 *rule_id,
+					      __u8 *flags)
 {
 	struct ms_policy_value *v;
 	struct ms_policy_key key;
@@ -92,6 +94,7 @@ static __always_inline __u32 ms_policy_decide(__u32 ep_id, __u32 rev,
 	int i;
 
 	*rule_id = 0;
+	*flags = 0;
 	/* An id outside the slots cannot have a table of its own; never borrow another's. */
 	if (ep_id >= ms_max_endpoints)
 		return MS_DROP_POLICY;
@@ -120,6 +123,7 @@ static __always_inline __u32 ms_policy_decide(__u32 ep_id, __u32 rev,
 		if (v->action == MS_POLICY_ALLOW && !allow) {
 			allow = 1;
 			*rule_id = v->rule_id;
+			*flags = v->flags;
 		}
 	}
 	return allow ? MS_DROP_NONE : MS_DROP_POLICY;
@@ -132,7 +136,7 @@ static __always_inline __u32 ms_policy_decide(__u32 ep_id, __u32 rev,
  * destination port. ICMP echo connections are only ever opened by a request.
  */
 static __always_inline __u32 ms_policy_recheck(__u32 ep_id, __u32 rev, const struct ms_ct_key *k,
-					       __u32 *peer_id, __u32 *rule_id)
+					       __u32 *peer_id, __u32 *rule_id, __u8 *flags)
 {
 	const struct ms_ipcache_value *peer;
 	struct ms_policy_query q = {};
@@ -158,7 +162,7 @@ static __always_inline __u32 ms_policy_recheck(__u32 ep_id, __u32 rev, const str
 		q.has_port = 1;
 		break;
 	}
-	return ms_policy_decide(ep_id, rev, &q, rule_id);
+	return ms_policy_decide(ep_id, rev, &q, rule_id, flags);
 }
 
 /*
@@ -166,12 +170,15 @@ static __always_inline __u32 ms_policy_recheck(__u32 ep_id, __u32 rev, const str
  * changed since the connection was allowed and the policy of now no longer allows it. Then
  * the entry is deleted, so the rest of the connection is judged as new packets (and dropped).
  * *rule_id gets the rule that allows the connection, or the deny rule that revoked it.
+ * A connection that did not go through the L7 proxy and now needs it (HTTP rules added on its
+ * port) is revoked too: it cannot be moved into the proxy half-way (MS_DROP_PROXY).
  */
 static __always_inline __u32 ms_policy_conn(__u32 ep_id, __u32 rev, struct ms_ct *ct,
 					    __u32 *rule_id)
 {
 	struct ms_ct_value *v = ct->entry;
 	__u32 reason, peer_id;
+	__u8 flags;
 
 	*rule_id = 0;
 	if (!v)
@@ -180,7 +187,9 @@ static __always_inline __u32 ms_policy_conn(__u32 ep_id, __u32 rev, struct ms_ct
 		*rule_id = v->rule_id;
 		return MS_DROP_NONE;
 	}
-	reason = ms_policy_recheck(ep_id, rev, &ct->key, &peer_id, rule_id);
+	reason = ms_policy_recheck(ep_id, rev, &ct->key, &peer_id, rule_id, &flags);
+	if (reason == MS_DROP_NONE && (flags & MS_POLICY_F_L7) && !(v->flags & MS_CT_F_PROXY))
+		reason = MS_DROP_PROXY;
 	if (reason != MS_DROP_NONE) {
 		bpf_map_delete_elem(&ms_ct, &ct->key);
 		ct->entry = NULL;

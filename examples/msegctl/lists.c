@@ -74,3 +74,13 @@ int list_policies(struct microseg_ctx *ctx, const char ***names, size_t *n)
 {
 	return fetch_all(ctx, fetch_policies, sizeof(**names), (void **)names, n);
 }
+
+static int fetch_services(struct microseg_ctx *ctx, void *buf, size_t cap, size_t *count)
+{
+	return microseg_service_list(ctx, buf, cap, count);
+}
+
+int list_services(struct microseg_ctx *ctx, struct microseg_service ***svcs, size_t *n)
+{
+	return fetch_all(ctx, fetch_services, sizeof(**svcs), (void **)svcs, n);
+}

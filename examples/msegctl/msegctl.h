@@ -98,6 +98,7 @@ int list_endpoints(struct microseg_ctx *ctx, struct microseg_endpoint ***eps, si
 int list_identities(struct microseg_ctx *ctx, uint32_t **ids, size_t *n);
 int list_rules(struct microseg_ctx *ctx, struct microseg_rule ***rules, size_t *n);
 int list_policies(struct microseg_ctx *ctx, const char ***names, size_t *n);
+int list_services(struct microseg_ctx *ctx, struct microseg_service ***svcs, size_t *n);
 
 /* The subcommands. */
 int cmd_endpoint_list(struct cli *cli, int argc, char **argv);

@@ -72,8 +72,19 @@ static void print_row(const struct microseg_event *ev)
 		snprintf(rule, sizeof(rule), "%u", ev->rule_id);
 	else
 		snprintf(rule, sizeof(rule), "-");
-	printf("%-12s  %-14s  %-7s  %-46s  %-10s  %-9s  %-14s  %s\n", when, ep, direction_name(ev->direction),
-	       flow, pp, ev->verdict == MICROSEG_DROPPED ? "dropped" : "forwarded", reason, rule);
+	/* What only some events carry: the HTTP request, or the service the flow was sent to. */
+	char extra[200] = "";
+	if (ev->type == MICROSEG_EVENT_L7) {
+		snprintf(extra, sizeof(extra), "  http %s %s -> %u (%u us)", ev->http_method, ev->http_path,
+			 ev->http_status, ev->latency_us);
+		if (ev->verdict == MICROSEG_DROPPED)
+			reason = "http_policy";
+	} else if (ev->type == MICROSEG_EVENT_SERVICE) {
+		snprintf(extra, sizeof(extra), "  service %s:%u (%s)", ev->service_addr, ev->service_port,
+			 ev->service_hook == 1 ? "socket" : "packet");
+	}
+	printf("%-12s  %-14s  %-7s  %-46s  %-10s  %-9s  %-14s  %s%s\n", when, ep, direction_name(ev->direction),
+	       flow, pp, ev->verdict == MICROSEG_DROPPED ? "dropped" : "forwarded", reason, rule, extra);
 }
 
 static void on_event(void *user, const struct microseg_event *ev)
@@ -85,7 +96,7 @@ static void on_event(void *user, const struct microseg_event *ev)
 		return;
 	o->seen++;
 	if (o->json) {
-		char buf[1024];
+		char buf[2048];
 		if (microseg_event_to_json(ev, buf, sizeof(buf)) >= 0)
 			printf("%s\n", buf);
 	} else {

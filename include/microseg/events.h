@@ -130,7 +130,7 @@ MICROSEG_API int microseg_events_get_stats(struct microseg_ctx *ctx, struct micr
 MICROSEG_API const char *microseg_drop_reason_name(uint32_t reason);
 
 /* Writes ev as one JSON object (no newline, NUL-terminated) into buf and returns its length;
- * 1024 bytes always suffice. Errors: -EINVAL NULL; -ENOSPC buf too small. Field names are
+ * 2048 bytes always suffice. Errors: -EINVAL NULL; -ENOSPC buf too small. Field names are
  * stable and documented in the README. Thread-safe. */
 MICROSEG_API int microseg_event_to_json(const struct microseg_event *ev, char *buf, size_t len);
 

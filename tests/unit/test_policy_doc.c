@@ -182,7 +182,7 @@ static void dump_l7(struct sb *b, const struct ms_l7_port_rules *l)
 {
 	sb_printf(b, "  l7 r%zu s%zu p%zu", l->rule, l->section, l->port);
 	for (size_t i = 0; i < l->n_http; i++) {
-		const struct ms_l7_http *h = &l->http[i];
+		const struct microseg_http_rule *h = &l->http[i];
 		sb_printf(b, " http[%s %s", h->method ? h->method : "*", h->path ? h->path : "*");
 		if (h->host)
 			sb_printf(b, " host=%s", h->host);
