@@ -14,6 +14,8 @@ _Static_assert((int)MICROSEG_DROP_POLICY_DENY == (int)MS_DROP_POLICY_DENY, "drop
 _Static_assert((int)MICROSEG_DROP_SPOOFED_SOURCE == (int)MS_DROP_SPOOFED_SOURCE, "drop reason");
 _Static_assert((int)MICROSEG_DROP_CT_FULL == (int)MS_DROP_CT_FULL, "drop reason");
 _Static_assert((int)MICROSEG_DROP_REDIRECT_FAIL == (int)MS_DROP_REDIRECT_FAIL, "drop reason");
+_Static_assert((int)MICROSEG_DROP_PROXY == (int)MS_DROP_PROXY, "drop reason");
+_Static_assert((int)MICROSEG_DROP_NO_BACKEND == (int)MS_DROP_NO_BACKEND, "drop reason");
 _Static_assert((int)MICROSEG_DROP_REASONS == (int)MS_DROP_MAX, "drop reason");
 
 MICROSEG_API uint32_t microseg_version(void)
@@ -116,6 +118,8 @@ MICROSEG_API const char *microseg_drop_reason_name(uint32_t reason)
 	case MS_DROP_SPOOFED_SOURCE: return "spoofed_source";
 	case MS_DROP_CT_FULL: return "ct_full";
 	case MS_DROP_REDIRECT_FAIL: return "redirect_fail";
+	case MS_DROP_PROXY: return "proxy";
+	case MS_DROP_NO_BACKEND: return "no_backend";
 	default: return "other";
 	}
 }

@@ -810,5 +810,16 @@ static int host_addr_one(struct microseg_ctx *ctx, const struct ms_addr *a)
 
 int ms_host_addrs_sync(struct microseg_ctx *ctx)
 {
+	/* The gateways are the host's too, held or not yet: the first veth brings them, and the
+	 * host speaks from them to its endpoints (the L7 proxy's connections to servers). */
+	static const char *const gateways[] = { MICROSEG_GATEWAY_IPV4, MICROSEG_GATEWAY_IPV6 };
+	for (size_t i = 0; i < MS_ARRAY_SIZE(gateways); i++) {
+		struct ms_addr a;
+		int err = ms_addr_parse(gateways[i], &a);
+		if (!err)
+			err = host_addr_one(ctx, &a);
+		if (err)
+			return err;
+	}
 	return ms_nl_host_addrs(ctx, host_addr_one);
 }

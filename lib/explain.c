@@ -78,9 +78,10 @@ static int resolve(struct microseg_ctx *ctx, const char *what, struct party *p, 
 
 /* The datapath's four lookups, deny winning. Returns the verdict and writes the rule. */
 static uint32_t decide(const struct ms_table *t, uint32_t peer, uint8_t dir, uint8_t proto, uint16_t port,
-		       uint32_t *rule)
+		       uint32_t *rule, bool *l7)
 {
 	*rule = 0;
+	*l7 = false;
 	if (!t)
 		return MICROSEG_VERDICT_ALLOWED; /* no table: no rule selects the endpoint */
 	const uint32_t ids[4] = { peer, peer, MS_POLICY_ANY_ID, MS_POLICY_ANY_ID };
@@ -99,6 +100,7 @@ static uint32_t decide(const struct ms_table *t, uint32_t peer, uint8_t dir, uin
 	}
 	if (allow) {
 		*rule = allow->rule_id;
+		*l7 = allow->flags & MS_POLICY_F_L7;
 		return MICROSEG_VERDICT_ALLOWED;
 	}
 	return MICROSEG_VERDICT_DENIED;
@@ -144,11 +146,15 @@ static uint32_t judge(struct microseg_ctx *ctx, const struct microseg_endpoint *
 	const struct ms_table *t = ctx->pol->slot[ctx->pol->rev & 1][ep->ep_id];
 	if (t == MS_SLOT_UNKNOWN)
 		t = NULL;
-	uint32_t verdict = decide(t, peer, dir, proto, port, rule);
+	bool l7;
+	uint32_t verdict = decide(t, peer, dir, proto, port, rule, &l7);
 	char point[96];
 	snprintf(point, sizeof(point), "%s of %s", dir == MS_DIR_EGRESS ? "egress" : "ingress",
 		 ep->name[0] ? ep->name : ep->ifname);
 	describe(ctx, text, len, point, verdict, *rule);
+	size_t used = strlen(text);
+	if (l7 && used + 2 < len) /* the connection is allowed; each request is the proxy's call */
+		snprintf(text + used - 2, len - used + 2, " (HTTP rules: the L7 proxy judges each request). ");
 	return verdict;
 }
 

@@ -188,11 +188,16 @@ void ms_http_parser_expect(struct ms_http_parser *p, uint8_t request_method)
 	p->connect_req = request_method == HTTP_CONNECT;
 }
 
-/* Ready for the next message's head. */
+/* Ready for the next message's head. The spans of the last one stay readable until that head's
+ * first bytes are parsed (the proxy shows the request in its record after the response). */
 static void next_message(struct ms_http_parser *p)
 {
 	p->in_head = true;
 	p->seen = 0;
+}
+
+static void clear_spans(struct ms_http_parser *p)
+{
 	p->method_off = p->method_len = p->target_off = p->target_len = 0;
 	p->n_spans = 0;
 	p->span_state = SPAN_NONE;
@@ -363,6 +368,8 @@ static int parse_head(struct ms_http_parser *p, const char *data, size_t len, si
 
 	if (len < p->seen)
 		return fail(p, "head bytes lost between calls");
+	if (p->seen == 0)
+		clear_spans(p);
 	p->base = data;
 	p->head_hit = false;
 	e = llhttp_execute(&p->ll, data + p->seen, len - p->seen);

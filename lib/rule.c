@@ -145,9 +145,7 @@ static int build_l7(struct microseg_ctx *ctx, struct microseg_rule *r)
 
 	if (!spec->n_l7)
 		return 0;
-	int err = ms_rule_spec_check(spec, why, sizeof(why));
-	if (err)
-		return ms_err(ctx, err, "rule: %s", why);
+	int err;
 	r->rulesets = calloc(spec->n_l7, sizeof(*r->rulesets));
 	if (!r->rulesets)
 		return -ENOMEM;
@@ -219,6 +217,11 @@ int ms_rule_build(struct microseg_ctx *ctx, const struct microseg_rule_spec *spe
 	r->n_sections = nsec;
 	if (!r->dirs) {
 		err = ms_err(ctx, -EINVAL, "rule: no section and no direction flag: the rule would do nothing");
+		goto fail;
+	}
+	/* The copy trusts the HTTP rules' counts and pointers: check them first. */
+	if (MS_OPT(spec, n_l7, 0) && (err = ms_rule_spec_check(spec, why, sizeof(why)))) {
+		err = ms_err(ctx, err, "rule: %s", why);
 		goto fail;
 	}
 	r->spec = ms_rule_spec_copy(a, spec);

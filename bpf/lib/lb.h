@@ -225,21 +225,20 @@ __noinline int ms_lb_record(const struct ms_pkt *pkt, const struct ms_lb_choice 
 }
 
 /*
- * A packet without a usable translation: if it goes to a frontend, choose a backend. Returns
- * 0 (not a frontend), 1 (c is the choice), or -1 (no usable backend, c->id 0).
+ * A packet without a usable translation: if it goes to a frontend, choose a backend. hash:
+ * the packet's Maglev hash. Returns 0 (not a frontend), 1 (c is the choice), or -1 (no usable
+ * backend, c->id 0).
  *
  * Global functions here and in nat.h: each is checked once by the verifier and keeps its
  * locals in a frame of its own. The endpoint program calls them one after the other, never
  * one inside another: its own frame is large, and the verifier adds up the frames of a chain
- * of calls against the 512-byte limit.
+ * of calls against the 512-byte limit (which is also why the hash is computed by the caller).
  */
-__noinline int ms_lb_open(const struct ms_pkt *pkt, struct ms_lb_choice *c)
+__noinline int ms_lb_open(const struct ms_pkt *pkt, __u32 hash, struct ms_lb_choice *c)
 {
 	const struct ms_lb_service *found;
 	struct ms_lb_affinity_key ak;
 	struct ms_lb_service svc;
-	__u32 hash;
-	__u64 now;
 
 	if (!pkt || !c)
 		return 0;
@@ -252,15 +251,8 @@ __noinline int ms_lb_open(const struct ms_pkt *pkt, struct ms_lb_choice *c)
 		return 0;
 	/* One read of the entry userspace replaces as a whole: half and count agree. */
 	svc = *found;
-
-	/* The clock first: values loaded before a helper call are spilled across it, and this
-	 * frame sits on top of the endpoint program's (see above). */
-	now = bpf_ktime_get_ns();
-	/* ms_pkt keeps its addresses 8-aligned. */
-	hash = ms_lb_hash_tuple((const __u64 *)pkt->saddr, (const __u64 *)pkt->daddr, pkt->sport,
-				pkt->dport, pkt->l4_proto);
 	ms_lb_affinity_key_addr(&ak, svc.svc_id, pkt->family, pkt->saddr);
-	return ms_lb_choose(&svc, &ak, hash, now, c) ? 1 : -1;
+	return ms_lb_choose(&svc, &ak, hash, bpf_ktime_get_ns(), c) ? 1 : -1;
 }
 
 /* At the client's egress (ms_from_container), before the policy: a packet to a service
@@ -283,7 +275,12 @@ static __always_inline __u32 ms_lb_egress(struct __sk_buff *skb, struct ms_pkt *
 		/* Copied: the entry may be evicted and reused while the packet is rewritten. */
 		ms_lb_target_of(&c.to, nat);
 	} else {
-		ret = ms_lb_open(pkt, &c);
+		/* ms_pkt keeps its addresses 8-aligned. */
+		ret = ms_lb_open(pkt,
+				 ms_lb_hash_tuple((const __u64 *)pkt->saddr,
+						  (const __u64 *)pkt->daddr, pkt->sport,
+						  pkt->dport, pkt->l4_proto),
+				 &c);
 		if (ret == 0)
 			return MS_DROP_NONE;
 		if (ret > 0 && ms_lb_record(pkt, &c))

@@ -126,7 +126,7 @@ struct microseg_event_stats {
 MICROSEG_API int microseg_events_get_stats(struct microseg_ctx *ctx, struct microseg_event_stats *stats);
 
 /* A short stable name of a drop reason ("policy", "policy_deny", "spoofed_source", "invalid",
- * "ct_full", "redirect_fail", "other"), as used in JSON and metrics. Never NULL. Thread-safe. */
+ * "ct_full", "redirect_fail", "proxy", "no_backend", "other"), as used in JSON and metrics. Never NULL. Thread-safe. */
 MICROSEG_API const char *microseg_drop_reason_name(uint32_t reason);
 
 /* Writes ev as one JSON object (no newline, NUL-terminated) into buf and returns its length;

@@ -17,6 +17,11 @@
  * The rules in force are those of the request's arrival: a policy change applies to the next
  * request of an existing connection.
  *
+ * The proxy's connection to the server comes from the host (the gateway address 169.254.1.1 or
+ * fe80::1 on the server's link): the server's ingress policy sees the host identity, which
+ * endpoints always accept (the client's identity was judged, at L3/L4 and per request, before
+ * the proxy connected), and the server's logs show that address, not the client's.
+ *
  * Trust: the proxy serves only connections the datapath handed to it, and takes the client's
  * identity from the datapath's record of that connection, never from the request. Anything
  * else that reaches its socket is closed without a byte.
