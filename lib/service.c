@@ -250,6 +250,17 @@ static int attach_sock_programs(struct microseg_ctx *ctx)
 	return err;
 }
 
+/* Turns the endpoint programs' service lookups on (MS_CFG_F_SERVICES; never turned off). */
+static int enable_services(struct microseg_ctx *ctx)
+{
+	struct ms_config cfg;
+	int err = ms_dp_config_get(ctx, &cfg);
+	if (err || (cfg.flags & MS_CFG_F_SERVICES))
+		return err;
+	cfg.flags |= MS_CFG_F_SERVICES;
+	return ms_dp_config_set(ctx, &cfg);
+}
+
 int ms_services_detach(struct microseg_ctx *ctx)
 {
 	char path[MICROSEG_PATH_MAX + 64];
@@ -531,7 +542,7 @@ MICROSEG_API int microseg_service_add(struct microseg_ctx *ctx, const struct mic
 		goto out;
 	}
 	svc->id = ctx->svc->next_id;
-	if (ms_ctx_writes_kernel(ctx) && (err = attach_sock_programs(ctx)))
+	if (ms_ctx_writes_kernel(ctx) && ((err = attach_sock_programs(ctx)) || (err = enable_services(ctx))))
 		goto out;
 	/* No backend yet: the entry refuses connections (n_slots 0). */
 	if (ms_ctx_writes_kernel(ctx) && (err = write_service_entry(ctx, svc, 0, 0)))
@@ -747,11 +758,19 @@ MICROSEG_API int microseg_service_backend_set_state(struct microseg_ctx *ctx, st
 		goto out;
 	uint32_t old = b->state;
 	b->state = state;
-	/* The backend entry first: a connection that still finds it in the old slots sees the
-	 * state and, if it is no longer active, picks again (affinity) or is counted anyway. */
-	err = ms_ctx_writes_kernel(ctx) ? write_backend(ctx, s, b) : 0;
-	if (!err)
+	/* The datapath refuses a pick whose backend is not active: a backend going active is
+	 * marked before the slots name it, one leaving is marked after the slots stop naming it,
+	 * so no connection is refused in between. */
+	bool kern = ms_ctx_writes_kernel(ctx);
+	if (state == MICROSEG_BACKEND_ACTIVE) {
+		err = kern ? write_backend(ctx, s, b) : 0;
+		if (!err)
+			err = publish(ctx, s);
+	} else {
 		err = publish(ctx, s);
+		if (!err && kern)
+			err = write_backend(ctx, s, b);
+	}
 	if (err) {
 		b->state = old;
 		if (ms_ctx_writes_kernel(ctx))
@@ -962,12 +981,21 @@ bad:
 	return err == -EPROTO ? ms_err(ctx, err, "service record %s is malformed", path) : err;
 }
 
+static int cmp_svc_id(const void *a, const void *b)
+{
+	uint32_t x = (*(struct microseg_service *const *)a)->id, y = (*(struct microseg_service *const *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
 int ms_services_restore(struct microseg_ctx *ctx)
 {
 	if (!svcs(ctx))
 		return -ENOMEM;
 	int err = ms_state_each(ctx, "services", restore_cb, NULL);
-	if (!err)
+	if (!err) {
 		ctx->svc->next_backend = 1;
+		/* Records come in directory order; the list is kept by id. */
+		qsort(ctx->svc->list, ctx->svc->n, sizeof(*ctx->svc->list), cmp_svc_id);
+	}
 	return err;
 }

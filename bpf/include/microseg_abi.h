@@ -165,6 +165,10 @@ struct ms_config {
 	__u32 pad2;
 };
 #define MS_CFG_F_EVENTS (1u << 0) /* report events at all */
+/* Set when the instance's first service is added, never cleared while the instance lives (a
+ * translated connection outlives its service): until then the endpoint programs skip the
+ * service and translation lookups. */
+#define MS_CFG_F_SERVICES (1u << 1)
 
 /*
  * ms_policy: array of maps, key = (policy_rev & 1) * max_endpoints + ep_id; value = an LPM

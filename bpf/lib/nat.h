@@ -12,9 +12,6 @@
 #ifndef MS_BPF_NAT_H
 #define MS_BPF_NAT_H
 
-#include <linux/tcp.h>
-#include <linux/udp.h>
-
 #include "common.h"
 #include "parse.h"
 
@@ -23,19 +20,19 @@ enum ms_nat_side {
 	MS_NAT_DST = 1,
 };
 
-/* Header offsets (RFC 791, RFC 8200). */
+/* Header offsets (RFC 791, RFC 8200, RFC 793, RFC 768). Ports are at 0 and 2 in both. */
 #define MS_NAT_IP4_CHECK 10
 #define MS_NAT_IP4_SADDR 12
 #define MS_NAT_IP4_DADDR 16
 #define MS_NAT_IP6_SADDR 8
 #define MS_NAT_IP6_DADDR 24
+#define MS_NAT_TCP_CHECK 16
+#define MS_NAT_UDP_CHECK 6
 
 /* Where the L4 checksum is; only called for TCP and UDP. */
 static __always_inline __u32 ms_nat_l4_csum_off(const struct ms_pkt *pkt)
 {
-	if (pkt->l4_proto == IPPROTO_TCP)
-		return pkt->l4_off + __builtin_offsetof(struct tcphdr, check);
-	return pkt->l4_off + __builtin_offsetof(struct udphdr, check);
+	return pkt->l4_off + (pkt->l4_proto == IPPROTO_TCP ? MS_NAT_TCP_CHECK : MS_NAT_UDP_CHECK);
 }
 
 /* UDP: a zero checksum (IPv4 "none") stays zero, and a result of zero is written as 0xffff,
@@ -94,7 +91,7 @@ static __always_inline int ms_nat_set_port(struct __sk_buff *skb, struct ms_pkt 
 					   __be16 to)
 {
 	__be16 *cur = side == MS_NAT_DST ? &pkt->dport : &pkt->sport;
-	__u32 off = pkt->l4_off + (side == MS_NAT_DST ? 2 : 0); /* same in TCP and UDP */
+	__u32 off = pkt->l4_off + (side == MS_NAT_DST ? 2 : 0);
 
 	if (bpf_l4_csum_replace(skb, ms_nat_l4_csum_off(pkt), *cur, to,
 				ms_nat_l4_flags(pkt) | sizeof(to)) ||

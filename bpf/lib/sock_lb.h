@@ -15,11 +15,11 @@
  * A frontend with no usable backend refuses: connect() and sendmsg() fail with ECONNREFUSED
  * (bpf_set_retval, then "reject"), as a closed port would answer.
  *
- * The client of affinity is the socket's network namespace (a container); Maglev hashes the
- * socket cookie, so one unconnected UDP socket keeps its backend while the table is unchanged,
- * and a connection a backend per socket. Not handled: IPv4-mapped IPv6 destinations on
- * dual-stack sockets (looked up as IPv6, so not found: the per-packet path still translates
- * them if the process runs in an endpoint).
+ * The client of affinity is the socket's network namespace (a container). Maglev hashes the
+ * socket cookie: an unconnected UDP socket keeps its backend for all its datagrams while the
+ * table is unchanged. Not handled: IPv4-mapped IPv6 destinations on dual-stack sockets
+ * (looked up as IPv6, so not found; the per-packet path still translates them if the
+ * process runs in an endpoint).
  *
  * Included once, by the program file.
  */

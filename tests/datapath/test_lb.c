@@ -266,7 +266,7 @@ static int put_ep(uint32_t ifindex, uint32_t ep_id, uint32_t identity, const cha
  * events on with a limit no test reaches. */
 static int base_state(void)
 {
-	struct ms_config cfg = { .flags = MS_CFG_F_EVENTS, .event_rate = 1000000000,
+	struct ms_config cfg = { .flags = MS_CFG_F_EVENTS | MS_CFG_F_SERVICES, .event_rate = 1000000000,
 				 .event_burst = 1000000000 };
 	struct ms_lb_backend_stats *zero = calloc(env.ncpus, sizeof(*zero));
 	uint32_t k0 = 0, id;
@@ -1380,7 +1380,8 @@ static const struct lb_case cases[] = {
 	{ "no active backend: dropped and counted as no_backend", tc_no_backend, 0 },
 	{ "packets to no frontend leave byte for byte unchanged", tc_not_service, 0 },
 	{ "Maglev: the table slot of the tuple's hash, stable for the tuple", tc_maglev, 0 },
-	{ "a lost entry finds its backend again; a SYN leaves a draining one", tc_lost_entry_and_draining, 0 },
+	{ "a lost entry finds its backend again; a SYN leaves a draining one",
+	  tc_lost_entry_and_draining, 0 },
 	{ "affinity: kept within the timeout, dropped when expired or not active", tc_affinity, 0 },
 	{ "socket: TCP/IPv4 connect to a frontend, getpeername shows it", sock_tcp4, 1 },
 	{ "socket: TCP/IPv6 connect to a frontend, getpeername shows it", sock_tcp6, 1 },
