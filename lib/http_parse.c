@@ -302,9 +302,35 @@ static bool value_is(const char *base, const struct ms_http_span *s, const char 
 	return n == strlen(value) && strncasecmp(v, value, n) == 0;
 }
 
+/*
+ * An absolute-form target ("http://host/path") names the host the server must use, whatever the
+ * Host header says (RFC 9112 3.2.2), while rules match the Host header: they must agree.
+ * Clients of a transparent proxy send origin-form anyway; only forward proxies get this form.
+ */
+static bool authority_matches_host(const char *target, size_t n, const struct ms_http_span *host,
+				   const char *base)
+{
+	const char *auth, *end = target + n, *h;
+	size_t hn;
+
+	if (n >= 7 && strncasecmp(target, "http://", 7) == 0)
+		auth = target + 7;
+	else if (n >= 8 && strncasecmp(target, "https://", 8) == 0)
+		auth = target + 8;
+	else
+		return false;
+	for (end = auth; end < target + n && *end != '/' && *end != '?' && *end != '#'; end++)
+		;
+	if (!host)
+		return false;
+	trim(base, host->value_off, host->value_len, &h, &hn);
+	return hn == (size_t)(end - auth) && strncasecmp(h, auth, hn) == 0;
+}
+
 /* What the fields mean, beyond their syntax. */
 static const char *check_fields(struct ms_http_parser *p, const char *base)
 {
+	const struct ms_http_span *host = NULL;
 	unsigned hosts = 0, encodings = 0;
 
 	if (p->ll.http_major != 1 || p->ll.http_minor > 1)
@@ -313,8 +339,8 @@ static const char *check_fields(struct ms_http_parser *p, const char *base)
 	for (uint32_t i = 0; i < p->n_spans; i++) {
 		const struct ms_http_span *s = &p->spans[i];
 
-		if (name_is(base, s, "host"))
-			hosts++;
+		if (name_is(base, s, "host") && hosts++ == 0)
+			host = s;
 		else if (name_is(base, s, "transfer-encoding"))
 			encodings += value_is(base, s, "chunked") ? 1 : 2;
 		else if (name_is(base, s, "expect"))
@@ -330,6 +356,9 @@ static const char *check_fields(struct ms_http_parser *p, const char *base)
 	 * empty value: requests get no coding but chunked, named once. */
 	if (encodings > 1)
 		return "Transfer-Encoding other than chunked";
+	if (p->target_len > 0 && base[p->target_off] != '/' && base[p->target_off] != '*' &&
+	    p->ll.method != HTTP_CONNECT && !authority_matches_host(base + p->target_off, p->target_len, host, base))
+		return "absolute-form target naming another host than Host";
 	return NULL;
 }
 

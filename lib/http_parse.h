@@ -14,7 +14,9 @@
  *   - a request line other than METHOD SP target SP HTTP/1.x with visible ASCII in the target;
  *     versions other than 1.0 and 1.1;
  *   - a head over max_head bytes or with more than MS_HTTP_MAX_HEADERS fields;
- *   - requests: two Host headers, or HTTP/1.1 without one;
+ *   - requests: two Host headers, or HTTP/1.1 without one; an absolute-form target
+ *     ("http://a/b") whose authority is not the Host header's value (rules match Host, the
+ *     server would use the target's);
  *   - whatever llhttp refuses (bad chunk sizes, bad Content-Length, bad tokens, ...).
  * Bodies are framed, never copied: chunked bodies keep their chunk lines.
  *

@@ -36,19 +36,20 @@ static bool section_has_peer(struct microseg_ctx *ctx, const struct ms_section *
 	return false;
 }
 
-static int add_set(struct ms_l7_verdict *v, const struct ms_http_ruleset *set)
+static int add_set(struct ms_l7_verdict *v, struct ms_l7_set *set)
 {
 	for (size_t i = 0; i < v->n; i++)
 		if (v->sets[i] == set)
 			return 0;
 	if (v->n == v->cap) {
 		size_t cap = v->cap ? v->cap * 2 : 4;
-		const struct ms_http_ruleset **p = realloc(v->sets, cap * sizeof(*p));
+		struct ms_l7_set **p = realloc(v->sets, cap * sizeof(*p));
 		if (!p)
 			return -ENOMEM;
 		v->sets = p;
 		v->cap = cap;
 	}
+	ms_l7_set_get(set);
 	v->sets[v->n++] = set;
 	return 0;
 }
@@ -78,9 +79,11 @@ static int judge_section(struct microseg_ctx *ctx, const struct ms_section *s, u
 int ms_l7_resolve(struct microseg_ctx *ctx, uint32_t ep_id, uint8_t dir, uint32_t peer, uint16_t port,
 		  struct ms_l7_verdict *out)
 {
+	for (size_t i = 0; i < out->n; i++)
+		ms_l7_set_put(out->sets[i]);
 	out->allow_all = out->deny_all = false;
 	out->n = 0;
-	out->rev = ctx->pol->rev;
+	out->gen = atomic_load(&ctx->pol->l7_gen);
 	struct microseg_endpoint *ep = endpoint_by_id(ctx, ep_id);
 	if (!ep) {
 		out->deny_all = true; /* the endpoint went away: nothing to serve */
@@ -117,13 +120,15 @@ bool ms_l7_allows(const struct ms_l7_verdict *v, const struct ms_http_request_vi
 	if (v->allow_all)
 		return true;
 	for (size_t i = 0; i < v->n; i++)
-		if (ms_http_ruleset_match(v->sets[i], req))
+		if (ms_http_ruleset_match(v->sets[i]->rs, req))
 			return true;
 	return false;
 }
 
 void ms_l7_verdict_release(struct ms_l7_verdict *v)
 {
+	for (size_t i = 0; i < v->n; i++)
+		ms_l7_set_put(v->sets[i]);
 	free(v->sets);
 	v->sets = NULL;
 	v->n = v->cap = 0;

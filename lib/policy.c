@@ -416,6 +416,7 @@ static int sync_view(struct microseg_ctx *ctx, const struct ms_rule_view *view, 
 			ms_table_put(ctx, want[ep]);
 	free(want);
 	free_compiled(compiled, n_compiled);
+	atomic_fetch_add(&pol->l7_gen, 1);
 	return 0;
 undo:
 	if (want)

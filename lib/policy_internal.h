@@ -7,6 +7,18 @@
 #include "policy_doc.h"
 #include "http_rules.h"
 
+#include <stdatomic.h>
+
+/* A compiled set of HTTP rules, shared by its rule and by the L7 proxy's connections that
+ * resolved it: refcounted, so a rule removed while a request is being judged stays valid
+ * until that judgement is done. */
+struct ms_l7_set {
+	_Atomic uint32_t refs;
+	struct ms_http_ruleset *rs;
+};
+void ms_l7_set_get(struct ms_l7_set *s);
+void ms_l7_set_put(struct ms_l7_set *s);
+
 /* ---- selector.c ---- */
 struct ms_sel_term {
 	const char *source; /* NULL: any source */
@@ -46,7 +58,7 @@ struct ms_section {
 	size_t n_ports;  /* >= 1 after compilation (any = {0, 0, 65535}) */
 	/* Per port: its HTTP rules (TCP only), or NULL. The array itself is NULL when no port
 	 * of the section has any. */
-	struct ms_http_ruleset **l7;
+	struct ms_l7_set **l7;
 };
 
 enum ms_rule_state { MS_RULE_LIVE, MS_RULE_PENDING_ADD, MS_RULE_PENDING_REMOVE };
@@ -64,7 +76,7 @@ struct microseg_rule {
 	size_t n_sections;
 	uint32_t dirs; /* MICROSEG_RULE_F_INGRESS/_EGRESS: directions it selects */
 	bool stored;   /* its record is in the state directory (API rules) */
-	struct ms_http_ruleset **rulesets; /* every l7 set of the sections, owned (freed with the rule) */
+	struct ms_l7_set **rulesets; /* every l7 set of the sections (one reference each) */
 	size_t n_rulesets;
 	struct ms_hnode by_ptr;
 };
@@ -119,13 +131,14 @@ bool ms_peer_matches(struct microseg_ctx *ctx, const struct ms_peer *p, uint32_t
 struct ms_l7_verdict {
 	bool allow_all; /* an L3/L4-only allow covers it, or the direction is not selected */
 	bool deny_all;  /* no allow covers it any more, or a deny does */
-	const struct ms_http_ruleset **sets; /* else: a request passes if any set matches */
+	struct ms_l7_set **sets; /* else: a request passes if any set matches (references held) */
 	size_t n, cap;
-	uint32_t rev;   /* policy revision it was resolved under */
+	uint32_t gen;   /* ms_policy.l7_gen it was resolved under */
 };
 /* Resolves the live rules for endpoint ep_id in direction dir (MS_DIR_*) against peer identity
- * peer on TCP port `port`. Call with ctx->lock held; the sets stay valid while it is held and
- * the revision has not changed. */
+ * peer on TCP port `port` (replacing what v held). Call with ctx->lock held. The result holds
+ * references: it may be used without the lock, and is current while ms_policy.l7_gen equals
+ * its gen. */
 int ms_l7_resolve(struct microseg_ctx *ctx, uint32_t ep_id, uint8_t dir, uint32_t peer, uint16_t port,
 		  struct ms_l7_verdict *out);
 /* Judges one request against a resolved verdict. */
@@ -159,6 +172,9 @@ struct ms_policy {
 	uint32_t next_doc_file;
 	bool txn;
 	uint32_t rev;         /* current ms_config.policy_rev */
+	/* Bumped by every publish (rules, identities or endpoints may have changed): the L7
+	 * proxy re-resolves a connection's rules when it moves. Read without the lock. */
+	_Atomic uint32_t l7_gen;
 	struct ms_hmap tables;
 	struct ms_table **slot[2]; /* per half, per ep_id: table in the kernel slot */
 	struct ms_table *open_table; /* "no rule selects it", for slots that held a table */

@@ -91,9 +91,13 @@ static bool side_allows(struct microseg_ctx *ctx, struct proxy_conn *c, uint8_t 
 	if (!ep)
 		return true;
 	struct ms_l7_verdict *v = &c->side[dir];
-	if (!c->resolved[dir] || v->rev != ctx->pol->rev) {
+	/* The lock only when the policy moved since this connection last looked: the resolved
+	 * sets are references, safe to match against without it. */
+	if (!c->resolved[dir] || v->gen != atomic_load(&ctx->pol->l7_gen)) {
 		uint32_t peer = dir == MS_DIR_EGRESS ? c->rec.dst_identity : c->rec.src_identity;
+		MS_LOCK(ctx);
 		c->resolved[dir] = ms_l7_resolve(ctx, ep, dir, peer, c->port, v) == 0;
+		MS_UNLOCK(ctx);
 		if (!c->resolved[dir])
 			return false; /* out of memory: refuse rather than guess */
 	}
@@ -104,9 +108,7 @@ static int judge(void *owner, void *conn_user, const struct ms_http_request_view
 {
 	struct ms_proxy *px = owner;
 	struct proxy_conn *c = conn_user;
-	MS_LOCK(px->ctx);
 	bool ok = side_allows(px->ctx, c, MS_DIR_EGRESS, req) && side_allows(px->ctx, c, MS_DIR_INGRESS, req);
-	MS_UNLOCK(px->ctx);
 	return ok ? MS_PE_ALLOW : MS_PE_DENY;
 }
 

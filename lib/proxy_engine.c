@@ -85,6 +85,7 @@ struct pe_conn {
 	unsigned status;
 	uint64_t req_done_us, latency_us;
 	char *head_copy;     /* the request's head, for record() */
+	size_t head_copy_cap;
 
 	uint64_t last_active_ms;
 };
@@ -488,11 +489,14 @@ static void allow(struct pe_conn *c, size_t head, bool done)
 
 	count(&pe->stats.requests_allowed);
 	if (pe->ops.record) {
-		if (!c->head_copy)
-			c->head_copy = malloc(pe->opts.max_header_bytes);
-		if (!c->head_copy) {
-			conn_destroy(c);
-			return;
+		if (c->head_copy_cap < head) {
+			char *copy = realloc(c->head_copy, head);
+			if (!copy) {
+				conn_destroy(c);
+				return;
+			}
+			c->head_copy = copy;
+			c->head_copy_cap = head;
 		}
 		memcpy(c->head_copy, buf_at(&c->in, 0), head);
 	}
@@ -885,6 +889,22 @@ static void upstream_event(struct pe_conn *c, uint32_t events)
 	conn_progress(c);
 }
 
+/* A keep-alive connection between requests holds no memory for its buffers. */
+static void release_idle_buffers(struct pe_conn *c)
+{
+	struct pe_buf *bufs[] = { &c->in, &c->out };
+
+	if (c->state != REQ_HEAD)
+		return;
+	for (size_t i = 0; i < 2; i++) {
+		if (bufs[i]->data && buf_len(bufs[i]) == 0) {
+			free(bufs[i]->data);
+			bufs[i]->data = NULL;
+			bufs[i]->start = bufs[i]->end = bufs[i]->cap = 0;
+		}
+	}
+}
+
 static void timer_event(struct ms_proxy_engine *pe)
 {
 	uint64_t ticks, now = now_us() / 1000;
@@ -899,6 +919,8 @@ static void timer_event(struct ms_proxy_engine *pe)
 			limit = LINGER_MAX_MS;
 		if (now - c->last_active_ms >= limit)
 			conn_destroy(c);
+		else if (now - c->last_active_ms >= 1000)
+			release_idle_buffers(c);
 	}
 }
 

@@ -152,10 +152,16 @@ static int build_l7(struct microseg_ctx *ctx, struct microseg_rule *r)
 	for (size_t i = 0; i < spec->n_l7; i++) {
 		const struct microseg_l7_rules *l = &spec->l7[i];
 		struct ms_section *sec = &r->sections[l->section];
-		err = ms_http_ruleset_compile(l->http, l->n_http, &r->rulesets[i], why, sizeof(why));
-		if (err)
+		struct ms_l7_set *set = calloc(1, sizeof(*set));
+		if (!set)
+			return -ENOMEM;
+		err = ms_http_ruleset_compile(l->http, l->n_http, &set->rs, why, sizeof(why));
+		if (err) {
+			free(set);
 			return err == -ENOMEM ? err : ms_err(ctx, err, "rule: l7[%zu]: %s", i, why);
-		r->n_rulesets++;
+		}
+		atomic_init(&set->refs, 1);
+		r->rulesets[r->n_rulesets++] = set;
 		if (!sec->l7) {
 			if (!(sec->l7 = ms_arena_alloc(r->arena, sec->n_ports * sizeof(*sec->l7))))
 				return -ENOMEM;
@@ -243,12 +249,25 @@ fail:
 	return err;
 }
 
+void ms_l7_set_get(struct ms_l7_set *s)
+{
+	atomic_fetch_add(&s->refs, 1);
+}
+
+void ms_l7_set_put(struct ms_l7_set *s)
+{
+	if (s && atomic_fetch_sub(&s->refs, 1) == 1) {
+		ms_http_ruleset_free(s->rs);
+		free(s);
+	}
+}
+
 void ms_rule_free(struct microseg_rule *r)
 {
 	if (!r)
 		return;
 	for (size_t i = 0; i < r->n_rulesets; i++)
-		ms_http_ruleset_free(r->rulesets[i]);
+		ms_l7_set_put(r->rulesets[i]);
 	free(r->rulesets);
 	r->magic = 0;
 	ms_arena_free(r->arena);

@@ -186,7 +186,19 @@ static void yaml_http_rules(void)
 	memcpy(m, "method: PUT ", 12);
 	char *p = strstr(v2, "/v1/request-landing");
 	memcpy(p, "/v1/exhaust-port\n   ", 20);
+	/* A connection's resolved rules: still usable after the change (references), and known
+	 * to be stale by the generation the proxy compares. */
+	struct ms_l7_verdict held = { 0 };
+	MS_LOCK(ctx);
+	CHECK_OK(ms_l7_resolve(ctx, microseg_endpoint_id(backend), MS_DIR_INGRESS, microseg_identity_id(id_front), 80,
+			       &held));
+	MS_UNLOCK(ctx);
+	uint32_t gen = atomic_load(&ctx->pol->l7_gen);
 	CHECK_OK(microseg_policy_apply_yaml(ctx, v2, strlen(v2), 0));
+	CHECK(atomic_load(&ctx->pol->l7_gen) != gen);
+	struct ms_http_request_view old = req("POST", "/v1/request-landing", NULL, 0);
+	CHECK_EQ(ms_l7_allows(&held, &old), 1); /* the old answer, from memory still alive */
+	ms_l7_verdict_release(&held);
 	CHECK_EQ(verdict_for(id_front, "POST", "/v1/request-landing", NULL, 0), 0);
 	CHECK_EQ(verdict_for(id_front, "PUT", "/v1/exhaust-port", NULL, 0), 1);
 	free(v2);
