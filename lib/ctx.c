@@ -229,6 +229,7 @@ MICROSEG_API int microseg_ctx_purge(struct microseg_ctx *ctx)
 	int err = 0;
 	if (!ms_ctx_offline(ctx) && !ctx->purged) {
 		ms_services_detach(ctx);
+		ms_proxy_purge_routing(ctx);
 		ms_endpoints_detach_all(ctx);
 		err = ms_datapath_unpin(ctx);
 		int serr = ms_state_remove_all(ctx);

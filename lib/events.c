@@ -127,6 +127,13 @@ static bool decode_svc(struct microseg_ctx *ctx, const void *data, const struct 
 	addr_text(r.family, r.vip, ev->service_addr, sizeof(ev->service_addr));
 	ev->service_port = ntohs(r.vip_port);
 	ev->service_hook = r.hook;
+	if (r.hook == MS_SVC_HOOK_TC && h->len >= offsetof(struct ms_event_svc, pad3)) {
+		addr_text(r.family, r.client, ev->src_addr, sizeof(ev->src_addr));
+		ev->src_port = ntohs(r.client_port);
+		const struct microseg_endpoint *e = endpoint_by_id(ctx, r.ep_id);
+		if (e)
+			ev->src_identity = microseg_identity_id(e->identity);
+	}
 	fill_endpoint_name(ctx, ev);
 	return true;
 }

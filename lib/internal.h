@@ -229,6 +229,8 @@ int ms_host_addrs_sync(struct microseg_ctx *ctx);
 /* ---- proxy.c ---- */
 /* Stops the proxy if it runs (joins its threads: call without ctx->lock). */
 void ms_proxy_shutdown(struct microseg_ctx *ctx);
+/* Purge: removes the instance's proxy routing even if the process that made it died. */
+void ms_proxy_purge_routing(struct microseg_ctx *ctx);
 /* The proxy's counters (zeros when it is not running); with ctx->lock held. */
 struct microseg_proxy_stats;
 void ms_proxy_stats_locked(struct microseg_ctx *ctx, struct microseg_proxy_stats *out);

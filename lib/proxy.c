@@ -82,6 +82,23 @@ static uint32_t instance_hash(const char *s)
 	return h;
 }
 
+/* The instance's policy routing: the same for every process that runs its proxy, so a
+ * leftover of one that died can be found (and is replaced, or removed at purge). */
+static void routing_of(const struct microseg_ctx *ctx, uint32_t *mark, uint32_t *table, uint32_t *pref)
+{
+	uint32_t h = instance_hash(ctx->instance);
+	*mark = MARK_BASE | ((h & 0xffff) << 1);
+	*table = TABLE_BASE + (h & 0xffff);
+	*pref = RULE_PREF_BASE + (h % 1000);
+}
+
+void ms_proxy_purge_routing(struct microseg_ctx *ctx)
+{
+	uint32_t mark, table, pref;
+	routing_of(ctx, &mark, &table, &pref);
+	ms_nl_tproxy_routing(ctx, false, mark, table, pref);
+}
+
 /* ---- verdicts ---- */
 
 static bool side_allows(struct microseg_ctx *ctx, struct proxy_conn *c, uint8_t dir,
@@ -426,11 +443,8 @@ MICROSEG_API int microseg_proxy_start(struct microseg_ctx *ctx, const struct mic
 	px->ctx = ctx;
 	px->lfd[0] = px->lfd[1] = -1;
 	px->threads = threads;
-	uint32_t h = instance_hash(ctx->instance);
-	px->mark = MARK_BASE | ((h & 0xffff) << 1);
+	routing_of(ctx, &px->mark, &px->table, &px->pref);
 	px->upstream_mark = px->mark | 1; /* never matches the routing rule's exact mark */
-	px->table = TABLE_BASE + (h & 0xffff);
-	px->pref = RULE_PREF_BASE + (h % 1000);
 	px->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	px->n_workers = threads ? threads : 1;
 	px->workers = calloc(px->n_workers, sizeof(*px->workers));

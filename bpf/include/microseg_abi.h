@@ -349,6 +349,9 @@ struct ms_event_svc {
 	__u32 ep_id;       /* TC: the client endpoint; sock: 0 */
 	__u32 pad2;
 	__u64 netns_cookie; /* sock: the client's network namespace */
+	__u8 client[16];   /* TC: the client's address and port (sock: zero, not bound yet) */
+	__be16 client_port;
+	__u8 pad3[6];
 };
 
 /* ms_event_state: per-CPU array, one entry: the token bucket and the counters. */
@@ -470,7 +473,7 @@ struct ms_lb_backend_stats {
 };
 
 _Static_assert(sizeof(struct ms_event_l7) == 224, "ms_event_l7 layout");
-_Static_assert(sizeof(struct ms_event_svc) == 80, "ms_event_svc layout");
+_Static_assert(sizeof(struct ms_event_svc) == 104, "ms_event_svc layout");
 _Static_assert(sizeof(struct ms_proxy_key) == 40, "ms_proxy_key layout");
 _Static_assert(sizeof(struct ms_proxy_value) == 24, "ms_proxy_value layout");
 _Static_assert(sizeof(struct ms_lb_key) == 20, "ms_lb_key layout");

@@ -121,12 +121,12 @@ static __always_inline void ms_lb_count(__u32 backend_id)
 }
 
 /*
- * Reports a translation, or its refusal (c->id 0). hook: MS_SVC_HOOK_*; ep_id the client
- * endpoint (TC), netns_cookie the client's namespace (socket hooks). A global function: the
+ * Reports a translation, or its refusal (c->id 0). hook: MS_SVC_HOOK_*; ep_id and pkt the
+ * client endpoint and its packet (TC), netns_cookie the client's namespace (socket hooks). A global function: the
  * record is built in a frame of its own, not in the caller's.
  */
-__noinline int ms_lb_report(const struct ms_lb_choice *c, __u32 hook, __u32 ep_id,
-			    __u64 netns_cookie)
+__noinline int ms_lb_report(const struct ms_lb_choice *c, const struct ms_pkt *pkt, __u32 hook,
+			    __u32 ep_id, __u64 netns_cookie)
 {
 	struct ms_event_svc ev = {};
 
@@ -148,6 +148,10 @@ __noinline int ms_lb_report(const struct ms_lb_choice *c, __u32 hook, __u32 ep_i
 	ev.hook = hook;
 	ev.ep_id = ep_id;
 	ev.netns_cookie = netns_cookie;
+	if (pkt) {
+		__builtin_memcpy(ev.client, pkt->saddr, 16);
+		ev.client_port = pkt->sport;
+	}
 	return ms_event_output(&ev, sizeof(ev));
 }
 
@@ -291,12 +295,12 @@ static __always_inline __u32 ms_lb_egress(struct __sk_buff *skb, struct ms_pkt *
 		hash = ms_lb_hash_tuple((const __u64 *)pkt->saddr, (const __u64 *)pkt->daddr,
 					pkt->sport, pkt->dport, pkt->l4_proto);
 		if (!ms_lb_open(pkt, svc, hash, &c)) {
-			ms_lb_report(&c, MS_SVC_HOOK_TC, f->ep_id, 0);
+			ms_lb_report(&c, pkt, MS_SVC_HOOK_TC, f->ep_id, 0);
 			return MS_DROP_NO_BACKEND;
 		}
 		if (ms_lb_record(pkt, &c))
 			return MS_DROP_CT_FULL;
-		ms_lb_report(&c, MS_SVC_HOOK_TC, f->ep_id, 0);
+		ms_lb_report(&c, pkt, MS_SVC_HOOK_TC, f->ep_id, 0);
 	}
 	return ms_nat_rewrite(skb, pkt, MS_NAT_DST, &c.to) ? MS_DROP_INVALID : MS_DROP_NONE;
 }

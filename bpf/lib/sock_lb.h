@@ -103,7 +103,7 @@ static __always_inline int ms_sock_translate(struct bpf_sock_addr *ctx, __u8 fam
 
 	ms_lb_affinity_key_netns(&ak, svc.svc_id, netns);
 	if (!ms_lb_choose(&svc, &ak, ms_lb_hash_cookie(cookie), bpf_ktime_get_ns(), c)) {
-		ms_lb_report(c, MS_SVC_HOOK_SOCK, 0, netns);
+		ms_lb_report(c, NULL, MS_SVC_HOOK_SOCK, 0, netns);
 		bpf_set_retval(-ECONNREFUSED);
 		return 0;
 	}
@@ -119,7 +119,7 @@ static __always_inline int ms_sock_translate(struct bpf_sock_addr *ctx, __u8 fam
 	if (!per_datagram || !ms_sock_known(&rk, &rv)) {
 		bpf_map_update_elem(&ms_lb_revsk, &rk, &rv, BPF_ANY);
 		ms_lb_count(c->id);
-		ms_lb_report(c, MS_SVC_HOOK_SOCK, 0, netns);
+		ms_lb_report(c, NULL, MS_SVC_HOOK_SOCK, 0, netns);
 	}
 	ms_sock_addr_set(ctx, family, c->to.addr, c->to.port);
 	return 1;

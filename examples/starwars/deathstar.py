@@ -16,6 +16,7 @@ API (every response carries the header X-Deathstar-Replica: REPLICA):
 """
 import json
 import signal
+import socketserver
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -74,6 +75,16 @@ class DeathstarAPI(BaseHTTPRequestHandler):
         pass  # the demo narrates; a request log would interleave with it
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def server_bind(self):
+        # HTTPServer's own server_bind looks the address up in DNS (getfqdn), which a pod's
+        # namespace without a resolver answers only after timeouts: skip it.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+
 def main():
     if len(sys.argv) not in (3, 4):
         sys.stderr.write(__doc__.split("\n\n")[1] + "\n")
@@ -81,8 +92,7 @@ def main():
     address, replica = sys.argv[1], sys.argv[2]
     port = int(sys.argv[3]) if len(sys.argv) == 4 else 80
     DeathstarAPI.replica = replica
-    ThreadingHTTPServer.daemon_threads = True
-    server = ThreadingHTTPServer((address, port), DeathstarAPI)
+    server = Server((address, port), DeathstarAPI)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print("listening", flush=True)
     try:

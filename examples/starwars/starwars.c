@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The Star Wars demo: a deathstar service of three replicas, an Empire tiefighter and an
- * Alliance xwing, each a network namespace behind a veth; then no policy, an L3/L4 policy, an
- * L7 policy and an L7 policy with a header rule, each followed by the requests that show what
- * it changed. Every request is checked against the outcome the step promises; the demo exits 1
- * if any differs.
+ * The Star Wars demo: a deathstar service (a frontend address balanced over three replicas of
+ * deathstar.py), an Empire tiefighter and an Alliance xwing, each pod a network namespace behind
+ * a veth; then no policy, an L3/L4 policy, an L7 policy and an L7 policy with a header rule
+ * (the YAML files next to deathstar.py), each followed by the requests that show what it
+ * changed, and the flow events msegctl observe saw meanwhile. Every request is checked against
+ * the outcome its step promises (status, body, which replica or the proxy answered); the demo
+ * exits 1 if any differs. Only the public API is used.
  *
  * Usage: starwars [--dir DIR] [--name NAME] [--msegctl PATH]
  *   --dir      where deathstar.py and the sw-*.yaml policies are (default: the source tree)
@@ -14,7 +16,9 @@
  * Needs root. Everything it creates (namespaces, veths, server processes, the instance's pins
  * and state) is removed on every exit, including SIGINT and SIGTERM.
  */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* pipe2, mkostemp, strchrnul */
+#endif
 #include <microseg/microseg.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +32,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,6 +70,11 @@ struct demo {
 	struct microseg_ctx *ctx;
 	struct pod pods[N_PODS];
 	bool proxy_running;
+	/* The deathstar service: a frontend address balanced over the three replicas, or, if the
+	 * library cannot make one, deathstar-1's address. */
+	struct microseg_service *service;
+	char vip[24], target[24];
+	char cgroup[PATH_MAX]; /* the socket load balancer's (empty) cgroup, made for the demo */
 	pid_t observer; /* msegctl observe, writing to observe_path */
 	char observe_path[64];
 	const char *bold, *dim, *green, *red, *off;
@@ -79,6 +90,8 @@ static void section(struct demo *d, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (interrupted)
+		return;
 	printf("\n%s==> ", d->bold);
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
@@ -99,7 +112,8 @@ static void print_indented(const char *text, const char *indent)
 	}
 }
 
-static void record(struct demo *d, bool ok, const char *what, const char *fmt, ...)
+static void __attribute__((format(printf, 4, 5)))
+record(struct demo *d, bool ok, const char *what, const char *fmt, ...)
 {
 	char detail[256];
 	va_list ap;
@@ -120,14 +134,24 @@ static void record(struct demo *d, bool ok, const char *what, const char *fmt, .
 
 /* ---- child processes ---- */
 
+/* In a child after fork(): it goes when the demo goes, even when the demo is killed outright
+ * (a server left running would keep its namespace, and the veth in it, alive). */
+static void child_init(pid_t parent)
+{
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(1);
+	/* The parent ignores SIGPIPE; an ignored signal stays ignored across exec. */
+	signal(SIGPIPE, SIG_DFL);
+}
+
 static pid_t spawn(char *const argv[], int out_fd)
 {
-	pid_t pid = fork();
+	pid_t parent = getpid(), pid = fork();
 
 	if (pid != 0)
 		return pid;
-	/* The parent ignores SIGPIPE; an ignored signal stays ignored across exec. */
-	signal(SIGPIPE, SIG_DFL);
+	child_init(parent);
 	int devnull = open("/dev/null", O_RDONLY);
 	if (devnull >= 0)
 		dup2(devnull, STDIN_FILENO);
@@ -217,8 +241,10 @@ static void log_line(void *user, int level, const char *line)
 
 static int fail_call(struct demo *d, const char *what, int err)
 {
-	fprintf(stderr, "%sstarwars: %s: %s%s%s%s\n", d->red, what, microseg_strerror(err),
-		d->ctx ? ": " : "", d->ctx ? microseg_ctx_last_error(d->ctx) : "", d->off);
+	const char *detail = d->ctx ? microseg_ctx_last_error(d->ctx) : "";
+
+	fprintf(stderr, "%sstarwars: %s: %s%s%s%s\n", d->red, what, microseg_strerror(err), detail[0] ? ": " : "",
+		detail, d->off);
 	return err;
 }
 
@@ -245,7 +271,7 @@ static int add_pod(struct demo *d, struct pod *p)
 	microseg_identity_put(d->ctx, id); /* the endpoint holds its own reference */
 	if (err)
 		return fail_call(d, p->name, err);
-	printf("  %-12s %-14s %-24s %-15s %u\n", p->name, p->addr, p->labels[0] + 4, p->labels[1] + 4,
+	printf("  %-12s %-14s %-17s %-17s %u\n", p->name, p->addr, p->labels[0] + 4, p->labels[1] + 4,
 	       microseg_identity_id(microseg_endpoint_identity(p->ep)));
 	return 0;
 }
@@ -263,10 +289,11 @@ static int start_server(struct demo *d, struct pod *p)
 	if (pipe2(fds, O_CLOEXEC))
 		return -errno;
 	/* The server's errors go to our stderr; only its stdout is the readiness pipe. */
+	pid_t parent = getpid();
 	p->server = fork();
 	if (p->server == 0) {
+		child_init(parent);
 		dup2(fds[1], STDOUT_FILENO);
-		signal(SIGPIPE, SIG_DFL);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
@@ -338,6 +365,73 @@ static int start_observer(struct demo *d)
 	return 0;
 }
 
+/* ---- the deathstar service ---- */
+
+/* The cgroup v2 mount point (on hybrid hosts /sys/fs/cgroup/unified). */
+static int cgroup2_mount(char *buf, size_t len)
+{
+	char dev[256], dir[PATH_MAX], type[64];
+	FILE *f = fopen("/proc/self/mounts", "re");
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fscanf(f, "%255s %4095s %63s %*[^\n]", dev, dir, type) == 3)
+		if (!strcmp(type, "cgroup2")) {
+			snprintf(buf, len, "%s", dir);
+			err = 0;
+			break;
+		}
+	fclose(f);
+	return err;
+}
+
+/* The socket-level load balancer attaches to a cgroup when the first service is added. The demo
+ * gives it an empty one of its own: nothing outside the demo is affected (on the cgroup root it
+ * would reach every process of the host), and the ships' connections are translated per
+ * packet by their endpoints' programs, as for a container whose process no socket hook saw. */
+static void make_lb_cgroup(struct demo *d)
+{
+	char mount[PATH_MAX];
+
+	if (cgroup2_mount(mount, sizeof(mount)))
+		return;
+	if (snprintf(d->cgroup, sizeof(d->cgroup), "%s/%s", mount, d->name) >= (int)sizeof(d->cgroup) ||
+	    mkdir(d->cgroup, 0755))
+		d->cgroup[0] = '\0';
+}
+
+/* The service deathstar: a frontend address, the three replicas as backends. Without it (an
+ * error is a failed step) the ships address deathstar-1 directly and the demo goes on. */
+static void add_service(struct demo *d)
+{
+	int err = -ENOENT;
+
+	snprintf(d->target, sizeof(d->target), "%s", d->pods[DEATHSTAR_1].addr);
+	if (!d->cgroup[0]) {
+		record(d, false, "service", "no cgroup v2 for the load balancer: the ships address deathstar-1");
+		return;
+	}
+	MICROSEG_OPTS(microseg_service_opts, sopts, .name = "default/deathstar", .address = d->vip, .port = 80,
+		      .proto = MICROSEG_PROTO_TCP);
+	err = microseg_service_add(d->ctx, &sopts, &d->service);
+	for (int i = DEATHSTAR_1; i <= DEATHSTAR_3 && !err; i++) {
+		MICROSEG_OPTS(microseg_backend_opts, bopts, .address = d->pods[i].addr, .port = 80);
+		err = microseg_service_backend_add(d->ctx, d->service, &bopts);
+	}
+	if (err) {
+		fail_call(d, "service", err);
+		if (d->service)
+			microseg_service_remove(d->ctx, d->service);
+		d->service = NULL;
+		record(d, false, "service", "no service: the ships address deathstar-1 (%s)", d->target);
+		return;
+	}
+	snprintf(d->target, sizeof(d->target), "%s", d->vip);
+	printf("  service deathstar: %s:80 -> deathstar-1, -2, -3 port 80, a replica per connection\n",
+	       d->vip);
+}
+
 /* ---- the requests ---- */
 
 enum outcome { DESCRIBED, LANDED, EXPLODED, FORBIDDEN, UNREACHABLE };
@@ -347,70 +441,142 @@ static const struct {
 	const char *body;    /* substring the answer must contain, or NULL */
 	const char *meaning; /* what the step promises, for the narration */
 } outcomes[] = {
-	[DESCRIBED] = { 200, "\"replica\": \"deathstar-1\"", "the deathstar describes itself (replica deathstar-1)" },
+	[DESCRIBED] = { 200, NULL, "the deathstar describes itself" },
 	[LANDED] = { 200, "Ship landed", "landed" },
 	[EXPLODED] = { 503, "Panic: deathstar exploded", "the exhaust port was reached: the deathstar exploded" },
 	[FORBIDDEN] = { 403, NULL, "refused by the L7 policy: 403 from the proxy, the deathstar never saw it" },
 	[UNREACHABLE] = { 0, NULL, "no connection: the L3/L4 policy drops the xwing's packets" },
 };
 
-/* kubectl exec SHIP -- curl -s -X METHOD [-H HEADER] http://DEATHSTAR/PATH, checked. */
-static void request(struct demo *d, int ship, const char *method, const char *path, const char *header,
-		    enum outcome expect)
+/* What one curl in a ship's namespace got. */
+struct answer {
+	int status;       /* HTTP status; 0: no answer; -1: curl did not run */
+	int curl_exit;    /* curl's exit code: 28 timeout, 7 refused */
+	char replica[32]; /* X-Deathstar-Replica of the answer: "" unless a deathstar answered */
+	char body[OUT_MAX];
+	const char *error; /* curl's error message, in body */
+};
+
+static int curl_in(struct demo *d, int ship, const char *method, const char *path, const char *header,
+		   struct answer *a)
 {
-	const struct pod *p = &d->pods[ship];
-	char url[96], what[96], out[OUT_MAX], hdr_text[96] = "";
-	int rc, status = -1, curl_exit = -1;
+	char url[96];
+	int rc;
 
-	if (interrupted)
-		return;
-	snprintf(url, sizeof(url), "http://%s%s", d->pods[DEATHSTAR_1].addr, path);
-	if (header)
-		snprintf(hdr_text, sizeof(hdr_text), " -H '%s'", header);
-	printf("\n%s$ kubectl exec %s -- curl -s -X %s%s %s%s\n", d->bold, p->name, method, hdr_text, url,
-	       d->off);
-	snprintf(what, sizeof(what), "%s: %s %s%s", p->name, method, path, header ? " (with the Force)" : "");
-
-	/* The last line written by -w is "<status> <curl exit code> <error>": status 000 means
-	 * no answer; exit 28 is a timeout, 7 a refused connection. */
-	char *argv[20] = { "ip", "netns", "exec", (char *)p->netns, "curl", "-s", "--connect-timeout", "2",
-			   "-m", "5", "-X", (char *)method, "-w", "\n%{http_code} %{exitcode} %{errormsg}" };
-	size_t n = 14;
+	snprintf(url, sizeof(url), "http://%s%s", d->target, path);
+	/* -w appends a last line "<status> <exit code> [<replica header>] <error>". */
+	char *argv[20] = { "ip", "netns", "exec", d->pods[ship].netns, "curl", "-s", "--connect-timeout", "2",
+			   "-m", "5", "-w", "\n%{http_code} %{exitcode} [%header{x-deathstar-replica}] %{errormsg}" };
+	size_t n = 12;
+	if (strcmp(method, "GET")) {
+		argv[n++] = "-X";
+		argv[n++] = (char *)method;
+	}
 	if (header) {
 		argv[n++] = "-H";
 		argv[n++] = (char *)header;
 	}
 	argv[n++] = url;
-	rc = run_capture(argv, out, sizeof(out));
-	if (rc == -EINTR)
+	*a = (struct answer){ .status = -1, .curl_exit = -1, .error = "" };
+	rc = run_capture(argv, a->body, sizeof(a->body));
+	if (rc < 0)
+		return rc;
+
+	char *tail = strrchr(a->body, '\n'), *open, *close;
+	if (!tail || sscanf(tail + 1, "%d %d", &a->status, &a->curl_exit) != 2 || !(open = strchr(tail, '[')) ||
+	    !(close = strchr(open, ']'))) {
+		a->status = -1;
+		a->error = a->body; /* what went wrong, e.g. curl not installed */
+		return 0;
+	}
+	*tail = '\0';
+	snprintf(a->replica, sizeof(a->replica), "%.*s", (int)(close - open - 1), open + 1);
+	a->error = close[1] ? close + 2 : close + 1;
+	return 0;
+}
+
+/* kubectl exec SHIP -- curl -s -X METHOD [-H HEADER] http://DEATHSTAR/PATH, checked. */
+static void request(struct demo *d, int ship, const char *method, const char *path, const char *header,
+		    enum outcome expect)
+{
+	char what[96], hdr_text[96] = "", want_body[64] = "";
+	struct answer a;
+	bool ok;
+
+	if (interrupted)
+		return;
+	if (strcmp(method, "GET"))
+		snprintf(hdr_text, sizeof(hdr_text), " -X %s", method);
+	if (header)
+		snprintf(hdr_text + strlen(hdr_text), sizeof(hdr_text) - strlen(hdr_text), " -H '%s'", header);
+	printf("\n%s$ kubectl exec %s -- curl -s%s http://%s%s%s\n", d->bold, d->pods[ship].name, hdr_text,
+	       d->target, path, d->off);
+	snprintf(what, sizeof(what), "%s: %s %s%s", d->pods[ship].name, method, path,
+		 header ? " (with the Force)" : "");
+	if (curl_in(d, ship, method, path, header, &a) == -EINTR)
 		return;
 
-	char *tail = strrchr(out, '\n');
-	if (tail) {
-		*tail++ = '\0';
-		if (sscanf(tail, "%d %d", &status, &curl_exit) != 2)
-			status = -1;
-	}
-	if (status == 0) {
-		char *msg = strchr(strchr(tail, ' ') + 1, ' ');
-		printf("  curl: (%d) %s\n", curl_exit, msg ? msg + 1 : "");
-	} else {
-		print_indented(out, "  ");
-	}
+	if (a.status == 0)
+		printf("  curl: (%d) %s\n", a.curl_exit, a.error);
+	else
+		print_indented(a.body, "  ");
 
-	const char *want = outcomes[expect].body;
-	bool ok;
+	if (expect == DESCRIBED) /* the description names the replica that answered */
+		snprintf(want_body, sizeof(want_body), "\"replica\": \"%s\"", a.replica);
+	else if (outcomes[expect].body)
+		snprintf(want_body, sizeof(want_body), "%s", outcomes[expect].body);
+
 	if (outcomes[expect].status == 0)
-		ok = status == 0 && (curl_exit == 28 || curl_exit == 7);
+		ok = a.status == 0 && (a.curl_exit == 28 || a.curl_exit == 7);
 	else
-		ok = status == outcomes[expect].status && (!want || strstr(out, want));
-	if (ok)
+		ok = a.status == outcomes[expect].status && strstr(a.body, want_body) &&
+		     /* a deathstar answered, or (403) the proxy did and no deathstar saw the request */
+		     (expect == FORBIDDEN ? !a.replica[0] : !strncmp(a.replica, "deathstar-", 10));
+
+	if (ok && a.replica[0])
+		record(d, true, what, "%s (%s answered)", outcomes[expect].meaning, a.replica);
+	else if (ok)
 		record(d, true, what, "%s", outcomes[expect].meaning);
-	else if (status < 0)
-		record(d, false, what, "expected: %s; curl did not run (exit %d)", outcomes[expect].meaning, rc);
+	else if (a.status < 0)
+		record(d, false, what, "expected: %s; curl did not run: %s", outcomes[expect].meaning, a.error);
 	else
-		record(d, false, what, "expected: %s; got HTTP status %d%s", outcomes[expect].meaning, status,
-		       status == 0 ? " (no answer)" : "");
+		record(d, false, what, "expected: %s; got HTTP status %d%s%s", outcomes[expect].meaning, a.status,
+		       a.status == 0 ? " (no answer)" : a.replica[0] ? " from " : " (not from a deathstar)",
+		       a.replica);
+}
+
+/* With the service: landing requests spread over the replicas (each its own connection). */
+static void spread(struct demo *d)
+{
+	enum { ROUNDS = 12 };
+	unsigned landed[N_DEATHSTARS] = { 0 }, others = 0, distinct = 0;
+	struct answer a;
+
+	if (interrupted || !d->service)
+		return;
+	printf("\n%s$ for i in $(seq %d); do kubectl exec tiefighter -- curl -s -X POST http://%s/v1/request-landing; done%s\n",
+	       d->bold, ROUNDS, d->target, d->off);
+	for (int i = 0; i < ROUNDS && !interrupted; i++) {
+		if (curl_in(d, TIEFIGHTER, "POST", "/v1/request-landing", NULL, &a))
+			return;
+		int r = a.status == 200 && !strncmp(a.replica, "deathstar-", 10) ? atoi(a.replica + 10) : 0;
+		if (r >= 1 && r <= N_DEATHSTARS)
+			landed[r - 1]++;
+		else
+			others++;
+	}
+	printf("  %u x Ship landed, by replica:", ROUNDS - others);
+	for (int i = 0; i < N_DEATHSTARS; i++) {
+		printf("%s%s %u", i ? ", " : " ", d->pods[i].name, landed[i]);
+		distinct += landed[i] > 0;
+	}
+	printf("\n");
+	/* Uniform choice: all twelve on one replica has a chance of 3^-11. */
+	if (others)
+		record(d, false, "load balancing", "%u of %d landings failed", others, ROUNDS);
+	else
+		record(d, distinct >= 2, "load balancing", "the service spread the landings over %u replica(s)",
+		       distinct);
 }
 
 /* kubectl apply -f FILE: shows the document, applies it, checks it was taken. */
@@ -460,11 +626,13 @@ static int apply_policy(struct demo *d, const char *file, bool replaces)
 
 /* ---- flow events ---- */
 
+/* Shows what msegctl observe saw: the drops and the HTTP requests line by line, the allowed
+ * connections and service translations as counts. Checks the events the steps promised. */
 static void show_events(struct demo *d)
 {
-	char *text = NULL, line[512];
-	size_t n_lines = 0, len = 0, cap = 0;
-	bool saw_drop = false;
+	char line[512], header[512] = "";
+	unsigned flows = 0, translations = 0;
+	bool xwing_dropped = false, l7_denied = false, translated = false;
 	FILE *f;
 
 	if (interrupted)
@@ -478,33 +646,46 @@ static void show_events(struct demo *d)
 	nanosleep(&ts, NULL);
 	stop_child(&d->observer);
 
-	printf("\n%s$ msegctl observe --instance %s%s   %s(ran in the background during the demo)%s\n",
-	       d->bold, d->name, d->off, d->dim, d->off);
+	printf("\n%s$ msegctl observe --instance %s%s   %s(in the background during the demo)%s\n", d->bold,
+	       d->name, d->off, d->dim, d->off);
 	f = fopen(d->observe_path, "re");
 	while (f && fgets(line, sizeof(line), f)) {
-		size_t l = strlen(line);
-		/* The xwing's SYNs dropped by policy, as the L3/L4 steps promised. */
-		if (strstr(line, d->pods[XWING].addr) && strstr(line, "dropped") && strstr(line, "policy"))
-			saw_drop = true;
-		if (len + l + 1 > cap) {
-			cap = (len + l + 1) * 2;
-			char *bigger = realloc(text, cap);
-			if (!bigger)
-				break;
-			text = bigger;
+		bool dropped = strstr(line, " dropped ") != NULL, http = strstr(line, " http ") != NULL;
+
+		if (!header[0]) {
+			snprintf(header, sizeof(header), "%s", line);
+			printf("  %s%s%s", d->dim, header, d->off);
+			continue;
 		}
-		memcpy(text + len, line, l + 1);
-		len += l;
-		n_lines++;
+		if (dropped && strstr(line, d->pods[XWING].addr) && strstr(line, " policy "))
+			xwing_dropped = true;
+		if (http && strstr(line, "/v1/exhaust-port") && strstr(line, "403"))
+			l7_denied = true;
+		if (strstr(line, " service ")) {
+			translated |= d->service && strstr(line, d->vip);
+			translations++;
+		} else if (dropped || http) {
+			printf("  %s", line);
+		} else {
+			flows++;
+		}
 	}
 	if (f)
 		fclose(f);
-	if (text)
-		print_indented(text, "  ");
-	free(text);
-	record(d, saw_drop, "flow events", saw_drop ? "%zu lines; the xwing's connection attempts show as dropped (policy)"
-							: "no drop of the xwing's packets among %zu lines",
-	       n_lines ? n_lines - 1 : 0);
+	printf("  %s(not shown: %u allowed connections, %u service translations)%s\n", d->dim, flows, translations,
+	       d->off);
+
+	record(d, xwing_dropped, "flow events: L3/L4", "%s",
+	       xwing_dropped ? "the xwing's connection attempts show as dropped by policy"
+			     : "no event shows the xwing's packets dropped by policy");
+	if (d->proxy_running)
+		record(d, l7_denied, "flow events: L7", "%s",
+		       l7_denied ? "the L7 events show PUT /v1/exhaust-port answered 403"
+				 : "no L7 event shows PUT /v1/exhaust-port answered 403");
+	if (d->service)
+		record(d, translated, "flow events: service", "%s",
+		       translated ? "the service translations show the frontend of deathstar"
+				  : "no service translation event for the deathstar frontend");
 }
 
 /* ---- the demo ---- */
@@ -534,6 +715,7 @@ static void setup_names(struct demo *d)
 		snprintf(p->ifname, sizeof(p->ifname), "sw%u%s", pid % 10000000, cast[i].tag);
 		snprintf(p->addr, sizeof(p->addr), "10.66.%u.%d", pid % 256, 10 + i);
 	}
+	snprintf(d->vip, sizeof(d->vip), "10.96.%u.10", pid % 256);
 }
 
 static void cleanup(struct demo *d)
@@ -565,17 +747,19 @@ static void cleanup(struct demo *d)
 		microseg_ctx_close(d->ctx);
 		d->ctx = NULL;
 	}
+	/* After the purge: the socket programs' links were pinned in the instance. */
+	if (d->cgroup[0] && rmdir(d->cgroup))
+		fprintf(stderr, "starwars: cannot remove cgroup %s: %s\n", d->cgroup, strerror(errno));
 }
 
-static int run_demo(struct demo *d)
+static int setup(struct demo *d)
 {
-	struct pod *ds = &d->pods[DEATHSTAR_1];
 	int err;
 
 	section(d, "A galaxy far, far away: five pods, each a network namespace behind a veth");
 	printf("  %s(`kubectl exec POD -- CMD` below is `ip netns exec %s-POD CMD`; instance %s)%s\n", d->dim,
 	       d->name, d->name, d->off);
-	printf("  %s%-12s %-14s %-24s %-15s %s%s\n", d->dim, "POD", "ADDRESS", "ORG", "CLASS", "IDENTITY", d->off);
+	printf("  %s%-12s %-14s %-17s %-17s %s%s\n", d->dim, "POD", "ADDRESS", "ORG", "CLASS", "IDENTITY", d->off);
 	for (int i = 0; i < N_PODS && !interrupted; i++)
 		if ((err = add_pod(d, &d->pods[i])))
 			return err;
@@ -586,53 +770,79 @@ static int run_demo(struct demo *d)
 			return err;
 		printf("  %s listening on %s:80\n", d->pods[i].name, d->pods[i].addr);
 	}
-	printf("  %s(no service load balancing in this demo yet: the ships address deathstar-1, %s)%s\n",
-	       d->dim, ds->addr, d->off);
+	add_service(d);
 	if (start_observer(d))
 		fprintf(stderr, "starwars: cannot start msegctl observe; the flow events step will fail\n");
+	return interrupted ? -EINTR : 0;
+}
 
+static void no_policy(struct demo *d)
+{
 	section(d, "1. No policy: the deathstar is open to every ship");
 	request(d, TIEFIGHTER, "GET", "/v1/", NULL, DESCRIBED);
 	request(d, TIEFIGHTER, "POST", "/v1/request-landing", NULL, LANDED);
 	request(d, XWING, "POST", "/v1/request-landing", NULL, LANDED);
+	spread(d);
 	request(d, XWING, "PUT", "/v1/exhaust-port", NULL, EXPLODED);
+}
 
+static int l3_l4_policy(struct demo *d)
+{
 	section(d, "2. L3/L4 policy: only org=empire may reach the deathstar, on TCP 80");
-	if (!interrupted && apply_policy(d, "sw-l3-l4.yaml", false))
-		return -EINVAL;
+	if (interrupted || apply_policy(d, "sw-l3-l4.yaml", false))
+		return -1;
 	request(d, TIEFIGHTER, "POST", "/v1/request-landing", NULL, LANDED);
 	request(d, XWING, "POST", "/v1/request-landing", NULL, UNREACHABLE);
 	printf("\n  %sBut L3/L4 cannot tell a landing request from sabotage by an Empire ship:%s\n", d->dim, d->off);
 	request(d, TIEFIGHTER, "PUT", "/v1/exhaust-port", NULL, EXPLODED);
+	return 0;
+}
+
+static int l7_policy(struct demo *d)
+{
+	int err;
 
 	section(d, "3. L7 policy: Empire ships may only POST /v1/request-landing");
 	if (interrupted)
-		return -EINTR;
+		return -1;
 	printf("  %s(the L7 proxy runs in this process: one worker thread)%s\n", d->dim, d->off);
 	MICROSEG_OPTS(microseg_proxy_opts, popts, .threads = 1);
 	err = microseg_proxy_start(d->ctx, &popts);
 	if (err) {
 		fail_call(d, "proxy start", err);
 		record(d, false, "L7 proxy", "the L7 proxy did not start: the L7 steps cannot run");
-		return err;
+		return -1;
 	}
 	d->proxy_running = true;
 	if (apply_policy(d, "sw-l7.yaml", true))
-		return -EINVAL;
+		return -1;
 	request(d, TIEFIGHTER, "POST", "/v1/request-landing", NULL, LANDED);
 	request(d, TIEFIGHTER, "PUT", "/v1/exhaust-port", NULL, FORBIDDEN);
 	request(d, XWING, "POST", "/v1/request-landing", NULL, UNREACHABLE);
 
 	section(d, "4. L7 policy with a header rule: the exhaust port for those with the Force");
-	if (!interrupted && apply_policy(d, "sw-l7-force.yaml", true))
-		return -EINVAL;
+	if (interrupted || apply_policy(d, "sw-l7-force.yaml", true))
+		return -1;
 	request(d, TIEFIGHTER, "PUT", "/v1/exhaust-port", NULL, FORBIDDEN);
 	request(d, TIEFIGHTER, "PUT", "/v1/exhaust-port", "X-Has-Force: true", EXPLODED);
 	request(d, TIEFIGHTER, "POST", "/v1/request-landing", NULL, LANDED);
+	return 0;
+}
 
+/* Each stage needs the policy of the one before; a failed stage ends the walk-through, the
+ * flow events are shown whatever happened. Returns non-zero if the setup failed. */
+static int run_demo(struct demo *d)
+{
+	int err = setup(d);
+
+	if (err)
+		return err;
+	no_policy(d);
+	if (!l3_l4_policy(d))
+		l7_policy(d);
 	section(d, "5. What the datapath saw: flow events");
 	show_events(d);
-	return interrupted ? -EINTR : 0;
+	return 0;
 }
 
 static int usage(const char *prog, int rc)
@@ -696,10 +906,13 @@ int main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN); /* a closed stdout must not skip the cleanup */
 
-	MICROSEG_OPTS(microseg_ctx_opts, copts, .instance = d.name, .log_fn = log_line);
+	make_lb_cgroup(&d);
+	MICROSEG_OPTS(microseg_ctx_opts, copts, .instance = d.name, .log_fn = log_line,
+		      .lb_cgroup = d.cgroup[0] ? d.cgroup : NULL);
 	err = microseg_ctx_open(&copts, &d.ctx);
 	if (err) {
 		fail_call(&d, "open instance", err);
+		cleanup(&d);
 		return 1;
 	}
 	err = run_demo(&d);
@@ -711,7 +924,7 @@ int main(int argc, char **argv)
 		return 128 + interrupted;
 	}
 	section(&d, "Summary");
-	printf("  %u step(s) as expected, %u not%s\n", d.passed, d.failed, err && !d.failed ? " (setup failed)" : "");
+	printf("  %u step(s) as expected, %u not%s\n", d.passed, d.failed, err ? "; the setup failed" : "");
 	for (unsigned i = 0; i < d.failed && i < sizeof(d.failures) / sizeof(d.failures[0]); i++)
 		printf("  %s\u2718 %s%s\n", d.red, d.failures[i], d.off);
 	return err || d.failed ? 1 : 0;

@@ -32,8 +32,8 @@ library here reconnects, retries or normalises a request behind the test's back.
   parallel ADDR PORT N PATH  N connections opened together (all connected before the first
                              request), one GET each; prints "parallel ok=A fail=B max_ms=C
                              statuses=S errors=E" (S, E: comma lists of code:count)
-  direct ADDR PORT           connects and sends a GET; prints one of "refused", "timeout"
-                             (no connection), "closed" (EOF without a byte), "reset",
+  direct ADDR PORT           connects and sends a GET; prints one of "refused", "timeout",
+                             "error ERRNO" (no connection), "closed" (EOF without a byte), "reset",
                              "silent" (nothing within 3 s), "answer FIRST_LINE"
 """
 import codecs
@@ -199,9 +199,12 @@ def serve(name, ports):
 # ---- client ----
 
 def connect(addr, port, timeout):
-    s = socket.socket(family_of(addr), socket.SOCK_STREAM)
+    fam = family_of(addr)
+    # getaddrinfo resolves a scope ("fe80::1%eth0") into the address tuple
+    target = socket.getaddrinfo(addr, port, fam, socket.SOCK_STREAM)[0][4]
+    s = socket.socket(fam, socket.SOCK_STREAM)
     s.settimeout(timeout)
-    s.connect((addr, port))
+    s.connect(target)
     return s
 
 
@@ -340,8 +343,11 @@ def direct(addr, port):
     except ConnectionRefusedError:
         say("refused")
         return
-    except OSError:
+    except socket.timeout:
         say("timeout")
+        return
+    except OSError as e:
+        say("error %s" % errno.errorcode.get(e.errno or 0, str(e)))
         return
     s.settimeout(3)
     try:

@@ -25,6 +25,15 @@ const char *l7_peer_script(void)
 
 /* ---- setup ---- */
 
+static void free_srv_log(void *arg)
+{
+	struct l7 *s = arg;
+
+	free(s->srv_log);
+	s->srv_log = NULL;
+	s->srv_n = s->srv_cap = 0;
+}
+
 void l7_setup(struct l7 *s, const char *tag, bool with_other)
 {
 	struct microseg_identity *id;
@@ -36,6 +45,7 @@ void l7_setup(struct l7 *s, const char *tag, bool with_other)
 		 (int)topo_owner());
 	E2E_CHECK(mkdir(s->signal_dir, 0700) == 0, "mkdir %s: %s", s->signal_dir, strerror(errno));
 	E2E_CHECK(topo_track_dir(s->signal_dir) == 0, "track %s", s->signal_dir);
+	E2E_CHECK(topo_on_exit(free_srv_log, s) == 0, "topo_on_exit");
 
 	s->client = pol_add_ep(&s->t, "client", "client", L7_K8S_NS, NULL, NULL, NULL);
 	s->server = pol_add_ep(&s->t, "server", "server", L7_K8S_NS, NULL, NULL, NULL);
@@ -204,6 +214,7 @@ void l7_session_start(struct l7 *s, struct l7_session *ss, const struct e2e_ep *
 	char p[16];
 	int n = 0;
 
+	(void)s; /* the same first argument as every session call; starting drives nothing */
 	memset(ss, 0, sizeof(*ss));
 	snprintf(p, sizeof(p), "%d", port);
 	argv[n++] = e2e_python();

@@ -99,8 +99,10 @@ int main(void)
 		const char *argv[] = { e2e_python(), l7_peer_script(), "serve", "other", port,
 				       NULL };
 
+		int log_fd; /* kept open for the server's log lines, which this test does not read */
+
 		snprintf(port, sizeof(port), "%d", L7_PORT);
-		e2e_spawn_ready(s.other->ns, argv, NULL, "http_peer serve (other)");
+		e2e_spawn_ready(s.other->ns, argv, &log_fd, "http_peer serve (other)");
 	}
 	l7_apply_http_policy(&s, "client-http", "client", "egress", "server",
 			     "[{method: GET, path: '/public/.*'}]");

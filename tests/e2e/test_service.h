@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "e2e.h"
+#include "svc_cgroup.h"
 
 /* service_peer.py serve: HTTP and UDP echo on SVC_BACKEND_PORT, the greeting sink on the
  * next port. */
@@ -32,9 +33,7 @@
 
 struct svc_test {
 	struct e2e t;
-	char cgroup[256];      /* the child cgroup the socket programs are attached to */
-	char cgroup_orig[256]; /* the cgroup the test process came from */
-	bool in_cgroup;
+	struct svc_cgroup cg; /* the child cgroup the socket programs are attached to */
 };
 
 /*
@@ -46,8 +45,8 @@ void svc_init(struct svc_test *s, const char *tag);
 
 /* Moves the test process out of / back into the child cgroup. Processes started while out
  * are not load-balanced at the socket level (their packets are, by the endpoint programs). */
-void svc_cgroup_leave(struct svc_test *s);
-void svc_cgroup_enter(struct svc_test *s);
+void svc_leave_cgroup(struct svc_test *s);
+void svc_enter_cgroup(struct svc_test *s);
 
 /* Frontend address k (0..): 10.96.X.<10+k> or fd00:96:X::<10+k>. */
 const char *svc_vip(const struct svc_test *s, int k, bool v6, char *buf, size_t len);

@@ -4,14 +4,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/magic.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #ifndef SVC_PEER_PY
@@ -29,78 +25,18 @@ static const char *peer_script(void)
 
 /* ---- the cgroup ---- */
 
-/* The cgroup v2 mount (on hybrid hosts /sys/fs/cgroup/unified). */
-static int cgroup2_mount(char *buf, size_t len)
+void svc_leave_cgroup(struct svc_test *s)
 {
-	char dev[256], dir[512], type[64];
-	FILE *f = fopen("/proc/self/mounts", "re");
-	int found = 0;
+	int r = svc_cgroup_leave(&s->cg);
 
-	if (!f)
-		return 0;
-	while (!found && fscanf(f, "%255s %511s %63s %*[^\n]", dev, dir, type) == 3)
-		if (!strcmp(type, "cgroup2")) {
-			snprintf(buf, len, "%s", dir);
-			found = 1;
-		}
-	fclose(f);
-	return found;
+	E2E_CHECK(r == 0, "move back to %s: %s", s->cg.orig, strerror(-r));
 }
 
-/* The process's cgroup v2 directory: the "0::" line of /proc/self/cgroup under the mount. */
-static int own_cgroup(const char *mount, char *buf, size_t len)
+void svc_enter_cgroup(struct svc_test *s)
 {
-	char line[512];
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	int found = 0;
+	int r = svc_cgroup_enter(&s->cg);
 
-	if (!f)
-		return 0;
-	while (!found && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "0::", 3)) {
-			line[strcspn(line, "\n")] = '\0';
-			snprintf(buf, len, "%s%s", mount, strcmp(line + 3, "/") ? line + 3 : "");
-			found = 1;
-		}
-	fclose(f);
-	return found;
-}
-
-static int move_self(const char *dir)
-{
-	char path[300];
-	int fd, r = 0;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (dprintf(fd, "%d\n", (int)getpid()) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
-void svc_cgroup_leave(struct svc_test *s)
-{
-	int r;
-
-	if (!s->in_cgroup)
-		return;
-	r = move_self(s->cgroup_orig);
-	E2E_CHECK(r == 0, "move back to %s: %s", s->cgroup_orig, strerror(-r));
-	s->in_cgroup = false;
-}
-
-void svc_cgroup_enter(struct svc_test *s)
-{
-	int r;
-
-	if (s->in_cgroup)
-		return;
-	r = move_self(s->cgroup);
-	E2E_CHECK(r == 0, "move into %s: %s", s->cgroup, strerror(-r));
-	s->in_cgroup = true;
+	E2E_CHECK(r == 0, "move into %s: %s", s->cg.path, strerror(-r));
 }
 
 /* At normal exit, before the topology teardown kills the clients and removes the (tracked)
@@ -109,50 +45,7 @@ static void leave_at_exit(void *arg)
 {
 	struct svc_test *s = arg;
 
-	if (s->in_cgroup && move_self(s->cgroup_orig) == 0)
-		s->in_cgroup = false;
-}
-
-/*
- * A process outside the cgroup that removes it once the test is gone, however it ended (the
- * topology's own reaper may try while the dying test or its children are still counted in
- * it). It waits for EOF on a pipe only the test holds, then retries rmdir for up to 10 s.
- */
-static void start_cgroup_reaper(const char *dir)
-{
-	int pfd[2];
-	pid_t pid;
-
-	E2E_CHECK(pipe2(pfd, O_CLOEXEC) == 0, "pipe: %s", strerror(errno));
-	pid = fork();
-	E2E_CHECK(pid >= 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-		char c;
-
-		close(pfd[1]);
-		setsid();
-		signal(SIGINT, SIG_IGN);
-		signal(SIGTERM, SIG_IGN);
-		signal(SIGHUP, SIG_IGN);
-		if (devnull >= 0) {
-			dup2(devnull, STDIN_FILENO);
-			dup2(devnull, STDOUT_FILENO);
-			dup2(devnull, STDERR_FILENO);
-		}
-		dup2(pfd[0], 3);
-		syscall(SYS_close_range, 4, ~0u, 0);
-		while (read(3, &c, 1) < 0 && errno == EINTR)
-			;
-		for (int i = 0; i < 200; i++) {
-			if (rmdir(dir) == 0 || errno == ENOENT)
-				break;
-			usleep(50000);
-		}
-		_exit(0);
-	}
-	close(pfd[0]);
-	/* pfd[1] stays open, unwritten, until this process dies. */
+	svc_cgroup_leave(&s->cg);
 }
 
 static void lib_log(void *user, int level, const char *line)
@@ -165,26 +58,24 @@ static void lib_log(void *user, int level, const char *line)
 
 void svc_init(struct svc_test *s, const char *tag)
 {
-	char mount[256];
-	struct statfs sf;
 	const char *lvl = getenv("MICROSEG_E2E_LOG");
-	int r;
+	char prefix[32];
+	int r, prep;
 
 	memset(s, 0, sizeof(*s));
+	/* First: its reaper, forked later, would inherit the instance's lock. The topology
+	 * owner is this process, so the name is known before e2e_init. */
+	snprintf(prefix, sizeof(prefix), "microseg-e2e-%.8s", tag);
+	prep = geteuid() == 0 ? svc_cgroup_prepare(&s->cg, prefix) : 0;
 	e2e_init(&s->t, tag);
 	E2E_CHECK(access(peer_script(), R_OK) == 0, "service peer %s not readable", peer_script());
-	E2E_CHECK(cgroup2_mount(mount, sizeof(mount)), "no cgroup v2 mount in /proc/self/mounts");
-	E2E_CHECK(statfs(mount, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC,
-		  "%s is not cgroup v2", mount);
-	E2E_CHECK(own_cgroup(mount, s->cgroup_orig, sizeof(s->cgroup_orig)),
-		  "no cgroup v2 line in /proc/self/cgroup");
-	snprintf(s->cgroup, sizeof(s->cgroup), "%s/microseg-e2e-%s-%d", mount, tag,
-		 (int)topo_owner());
-	E2E_CHECK(mkdir(s->cgroup, 0755) == 0, "mkdir %s: %s", s->cgroup, strerror(errno));
-	start_cgroup_reaper(s->cgroup);
-	E2E_CHECK(topo_track_dir(s->cgroup) == 0, "track %s", s->cgroup);
+	E2E_CHECK(prep == 0, "no cgroup v2 for the load balancer: %s", strerror(-prep));
+	E2E_CHECK(topo_owner() == getpid(), "topology owner %d", (int)topo_owner());
+	r = svc_cgroup_create(&s->cg);
+	E2E_CHECK(r == 0, "mkdir %s: %s", s->cg.path, strerror(-r));
+	E2E_CHECK(topo_track_dir(s->cg.path) == 0, "track %s", s->cg.path);
 	E2E_CHECK(topo_on_exit(leave_at_exit, s) == 0, "topo_on_exit");
-	svc_cgroup_enter(s);
+	svc_enter_cgroup(s);
 
 	/* The socket programs attach to lb_cgroup when the first service is added: reopen the
 	 * instance with it set (e2e_open knows no such option). */
@@ -195,14 +86,14 @@ void svc_init(struct svc_test *s, const char *tag)
 			      .log_fn = lib_log,
 			      .log_level = lvl && !strcmp(lvl, "debug") ? MICROSEG_LOG_DEBUG
 									: MICROSEG_LOG_INFO,
-			      .lb_cgroup = s->cgroup);
+			      .lb_cgroup = s->cg.path);
 
 		r = microseg_ctx_open(&o, &s->t.ctx);
 		E2E_CHECK(r == 0, "microseg_ctx_open(%s) with lb_cgroup: %s", s->t.instance,
 			  microseg_strerror(r));
 	}
-	e2e_log("cgroup %s (from %s), instance reopened with it as lb_cgroup", s->cgroup,
-		s->cgroup_orig);
+	e2e_log("cgroup %s (from %s), instance reopened with it as lb_cgroup", s->cg.path,
+		s->cg.orig);
 }
 
 const char *svc_vip(const struct svc_test *s, int k, bool v6, char *buf, size_t len)
