@@ -101,6 +101,9 @@ static bool decode_l7(struct microseg_ctx *ctx, const void *data, const struct m
 	snprintf(ev->http_path, sizeof(ev->http_path), "%s", r.path);
 	ev->http_status = r.status;
 	ev->latency_us = r.latency_us;
+	const struct microseg_endpoint *e = endpoint_by_id(ctx, r.ep_id);
+	if (e)
+		ev->ifindex = e->ifindex; /* the proxy knows the endpoint, not its interface */
 	fill_endpoint_name(ctx, ev);
 	return true;
 }

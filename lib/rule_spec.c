@@ -678,8 +678,10 @@ static char *l7_signature(const struct microseg_rule_spec *spec)
 					fclose(r);
 				goto out_rules;
 			}
-			memcpy(hdrs, h->headers, h->n_headers * sizeof(*hdrs));
-			qsort(hdrs, h->n_headers, sizeof(*hdrs), cmp_strp);
+			if (h->n_headers) {
+				memcpy(hdrs, h->headers, h->n_headers * sizeof(*hdrs));
+				qsort(hdrs, h->n_headers, sizeof(*hdrs), cmp_strp);
+			}
 			fprintf(r, "m=%s\x1fp=%s\x1fh=%s", h->method ? h->method : "\x1e", h->path ? h->path : "\x1e",
 				h->host ? h->host : "\x1e");
 			for (size_t k = 0; k < h->n_headers; k++)

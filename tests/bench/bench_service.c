@@ -12,9 +12,12 @@
  *   part 2  installing 10,000 services of 10 backends each through the API, against
  *           iptables-restore of the equivalent kube-proxy rules (legacy and nft back ends).
  *
- * Topology (part 1): three endpoints of one instance, each in its own namespace: the server
- * S (a C accept loop: read 64 bytes, write 64, close), the client CM (direct and frontend
- * connections) and the client CI (the same path, with the iptables rules in its namespace).
+ * Topology (part 1): four endpoints of one instance, each in its own namespace: the server
+ * S (a C accept loop: read 64 bytes, write 64, close), the client CM (direct connections and
+ * the socket load balancer), the client CP (per-packet translation; a namespace of its own
+ * because a translated connection's reverse entry outlives it and would capture a later direct
+ * connection from the same port) and the client CI (the same path, with the iptables rules in
+ * its namespace).
  * The bench process is the client: it enters CM or CI for each batch and runs in a child
  * cgroup v2, the socket load balancer's lb_cgroup; for the per-packet variant it steps out of
  * that cgroup for the batch. Variants are interleaved in rounds, so a change of load hits
@@ -44,6 +47,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,13 +73,14 @@ struct sbench {
 	unsigned inst_services, inst_backends;
 	bool part[3];
 	bool nft_latency; /* iptables-nft instead of iptables-legacy for part 1 */
+	bool state_tmpfs; /* the instances' state directory on /dev/shm */
 	char workdir[64];
 	struct svc_cgroup cg;
 
 	/* part 1 */
 	struct microseg_ctx *ctx;
-	const char *ns_srv, *ns_cm, *ns_ci;
-	int fd_cm, fd_ci, fd_orig;
+	const char *ns_srv, *ns_cm, *ns_cp, *ns_ci;
+	int fd_cm, fd_cp, fd_ci, fd_orig;
 	char srv_addr[INET_ADDRSTRLEN];
 	unsigned installed; /* services in the part-1 instance */
 };
@@ -234,6 +239,7 @@ static int serve(int port)
 static int one_request(const struct sockaddr_in *dst, const struct sockaddr_in *peer,
 		       uint64_t *ns)
 {
+	static const struct timeval io_timeout = { .tv_sec = 3 };
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	char buf[MSG];
 	uint64_t t0 = now_ns();
@@ -243,6 +249,9 @@ static int one_request(const struct sockaddr_in *dst, const struct sockaddr_in *
 		return -errno;
 	memset(buf, 'q', sizeof(buf));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* A lost connection fails the run in seconds, not after the kernel's SYN retries. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &io_timeout, sizeof(io_timeout));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &io_timeout, sizeof(io_timeout));
 	if (connect(fd, (const struct sockaddr *)dst, sizeof(*dst)) < 0 ||
 	    write(fd, buf, MSG) != MSG || read_full(fd, buf, MSG) < 0)
 		err = errno ? -errno : -EIO;
@@ -300,7 +309,7 @@ static void lib_log(void *user, int level, const char *line)
 static int open_instance(struct sbench *b, const char *suffix, uint32_t max_services,
 			 uint32_t max_backends, uint32_t max_lb_slots, struct microseg_ctx **ctx)
 {
-	char inst[MICROSEG_INSTANCE_NAME_MAX + 1], path[128];
+	char inst[MICROSEG_INSTANCE_NAME_MAX + 1], path[128], state[128];
 	int err;
 
 	snprintf(inst, sizeof(inst), "sb%d%s", (int)b->pid, suffix);
@@ -308,10 +317,11 @@ static int open_instance(struct sbench *b, const char *suffix, uint32_t max_serv
 	snprintf(path, sizeof(path), "/sys/fs/bpf/microseg/%s", inst);
 	if ((err = topo_track_dir(path)))
 		return err;
-	snprintf(path, sizeof(path), "/run/microseg/%s", inst);
-	if ((err = topo_track_dir(path)))
+	snprintf(state, sizeof(state), "%s/%s", b->state_tmpfs ? "/dev/shm" : "/run/microseg", inst);
+	if ((err = topo_track_dir(state)))
 		return err;
-	MICROSEG_OPTS(microseg_ctx_opts, o, .instance = inst, .lb_cgroup = b->cg.path,
+	MICROSEG_OPTS(microseg_ctx_opts, o, .instance = inst, .state_dir = state,
+		      .lb_cgroup = b->cg.path,
 		      .max_services = max_services, .max_backends = max_backends,
 		      .max_lb_slots = max_lb_slots, .log_fn = lib_log,
 		      .log_level = b->verbose >= 2 ? MICROSEG_LOG_INFO : MICROSEG_LOG_ERROR);
@@ -370,7 +380,8 @@ static int setup_topology(struct sbench *b)
 
 	b->ns_srv = topo_netns_add("s");
 	b->ns_cm = b->ns_srv ? topo_netns_add("cm") : NULL;
-	b->ns_ci = b->ns_cm ? topo_netns_add("ci") : NULL;
+	b->ns_cp = b->ns_cm ? topo_netns_add("cp") : NULL;
+	b->ns_ci = b->ns_cp ? topo_netns_add("ci") : NULL;
 	if (!b->ns_ci)
 		return fail("netns: %s", strerror(errno));
 	/* The server before the instance exists: it must not inherit the instance's lock. */
@@ -384,15 +395,16 @@ static int setup_topology(struct sbench *b)
 	if ((err = microseg_identity_get(b->ctx, labels, 1, &id)))
 		return fail("identity: %s", microseg_strerror(err));
 	err = add_endpoint(b, id, b->ns_srv, 1) ?: add_endpoint(b, id, b->ns_cm, 2) ?:
-	      add_endpoint(b, id, b->ns_ci, 3);
+	      add_endpoint(b, id, b->ns_cp, 3) ?: add_endpoint(b, id, b->ns_ci, 4);
 	microseg_identity_put(b->ctx, id);
 	if (err)
 		return err;
 	snprintf(b->srv_addr, sizeof(b->srv_addr), "10.200.%d.1", b->subnet);
 	b->fd_cm = open_ns(b->ns_cm);
+	b->fd_cp = open_ns(b->ns_cp);
 	b->fd_ci = open_ns(b->ns_ci);
 	b->fd_orig = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (b->fd_cm < 0 || b->fd_ci < 0 || b->fd_orig < 0)
+	if (b->fd_cm < 0 || b->fd_cp < 0 || b->fd_ci < 0 || b->fd_orig < 0)
 		return fail("namespace fds: %s", strerror(errno));
 	return 0;
 }
@@ -540,6 +552,7 @@ static int measure_count(struct sbench *b, unsigned n, struct cell *c)
 		tg[v].check_peer = true;
 	}
 	tg[V_VIP_TC].outside_cgroup = true;
+	tg[V_VIP_TC].ns_fd = b->fd_cp;
 	addr_of(vip, sizeof(vip), 97, n - 1);
 	inet_pton(AF_INET, vip, &tg[V_IPT].dst.sin_addr);
 	tg[V_IPT].dst.sin_port = htons(VIP_PORT);
@@ -696,9 +709,11 @@ static int run_install(struct sbench *b)
 	       ipt_ms[0] / 1e3, ipt_ms[0] / ns, ipt_ms[0] / api_ms);
 	printf("%-52s %10.2f %14.3f %9.2fx\n", "iptables-nft-restore, kube-proxy rules",
 	       ipt_ms[1] / 1e3, ipt_ms[1] / ns, ipt_ms[1] / api_ms);
-	printf("(API: %u calls, one service or backend each; iptables: %u chains and %u rules in one "
-	       "restore, process start included; the instance was purged in %.0f ms; loadavg %s -> %s)\n",
-	       ns + ns * nb, 1 + ns + ns * nb, 2 + ns + 2 * ns * nb, purge_ms, la0, la1);
+	printf("(API: %u calls, one service or backend each, state directory on %s; iptables: %u "
+	       "chains and %u rules in one restore, process start included; the instance was purged "
+	       "in %.0f ms; loadavg %s -> %s)\n",
+	       ns + ns * nb, b->state_tmpfs ? "/dev/shm" : "/run", 1 + ns + ns * nb,
+	       2 + ns + 2 * ns * nb, purge_ms, la0, la1);
 	printf("install time ratio, API / iptables-restore: %.2fx legacy, %.2fx nft\n\n",
 	       api_ms / ipt_ms[0], api_ms / ipt_ms[1]);
 	fflush(stdout);
@@ -714,10 +729,11 @@ static void usage(FILE *f)
 		"  -p, --parts LIST      1 (connection latency), 2 (install time); default 1,2\n"
 		"  -n, --services LIST   service counts for part 1 (default 10,1000,10000)\n"
 		"  -i, --iters N         connections per variant and count (part 1, default 20000)\n"
-		"  --rounds N            interleaved rounds (part 1, default 5)\n"
+		"  --rounds N            interleaved rounds (part 1, default 20)\n"
 		"  --nft                 part 1's iptables variant through iptables-nft (default legacy)\n"
 		"  --install N           services to install (part 2, default 10000)\n"
 		"  --backends N          backends per service (part 2, default 10)\n"
+		"  --state-tmpfs         the library's state directory on /dev/shm (default /run)\n"
 		"  -v                    progress; -v -v also the library's INFO log\n");
 }
 
@@ -750,6 +766,7 @@ int main(int argc, char **argv)
 		{ "nft", no_argument, NULL, 'N' },
 		{ "install", required_argument, NULL, 'I' },
 		{ "backends", required_argument, NULL, 'B' },
+		{ "state-tmpfs", no_argument, NULL, 'T' },
 		{ "serve", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -757,10 +774,11 @@ int main(int argc, char **argv)
 	struct sbench b = {
 		.pid = getpid(),
 		.iters = 20000,
-		.rounds = 5,
+		.rounds = 20,
 		.inst_services = 10000,
 		.inst_backends = 10,
 		.fd_cm = -1,
+		.fd_cp = -1,
 		.fd_ci = -1,
 		.fd_orig = -1,
 	};
@@ -777,6 +795,7 @@ int main(int argc, char **argv)
 		case 'N': b.nft_latency = true; break;
 		case 'I': b.inst_services = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'B': b.inst_backends = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'T': b.state_tmpfs = true; break;
 		case 'S': return serve(atoi(optarg));
 		case 'v': b.verbose++; break;
 		case 'h': usage(stdout); return 0;

@@ -19,7 +19,8 @@ sweep() {
     [ -e "$ns" ] || continue
     ip netns del "${ns##*/}" 2>/dev/null   # the veth peers inside take their host ends along
   done
-  rm -rf --one-file-system /sys/fs/bpf/microseg/sb"$p"* /run/microseg/sb"$p"* "/tmp/sbench-$p"
+  rm -rf --one-file-system /sys/fs/bpf/microseg/sb"$p"* /run/microseg/sb"$p"* /dev/shm/sb"$p"* \
+    "/tmp/sbench-$p"
   for cg in /sys/fs/cgroup/unified/microseg-bench-"$p" /sys/fs/cgroup/microseg-bench-"$p"; do
     [ -d "$cg" ] && rmdir "$cg" 2>/dev/null
   done

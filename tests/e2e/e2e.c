@@ -108,13 +108,19 @@ static bool dir_exists(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* The run's state for the exit handler. A test usually keeps its struct e2e on main's stack,
+ * which is gone once main has returned: e2e_finish() (the passing path) forgets it here, so the
+ * handler only ever reads it from inside a failing call (exit() keeps main's frame). */
+static struct e2e *active;
+
 /* At exit, passing or not: leave no instance behind. */
 static void purge_at_exit(void *arg)
 {
-	struct e2e *t = arg;
+	struct e2e *t = active;
 	int r;
 
-	if (t->finished)
+	(void)arg;
+	if (!t || t->finished)
 		return;
 	if (!t->ctx) {
 		/* Closed mid-test (the reopen test): reopen only if something is left to purge. */
@@ -216,7 +222,8 @@ void e2e_init(struct e2e *t, const char *tag)
 		  "%s is left over from an earlier run with this PID", t->instance);
 	E2E_CHECK(topo_track_dir(t->bpffs_dir) == 0, "track %s", t->bpffs_dir);
 	E2E_CHECK(topo_track_dir(t->state_dir) == 0, "track %s", t->state_dir);
-	E2E_CHECK(topo_on_exit(purge_at_exit, t) == 0, "topo_on_exit");
+	active = t;
+	E2E_CHECK(topo_on_exit(purge_at_exit, NULL) == 0, "topo_on_exit");
 
 	/* "The host": addresses of the run's subnet on a link of the host namespace. The kernel
 	 * here has no dummy driver, so it is one end of a veth pair whose ends both stay. */
@@ -259,6 +266,7 @@ void e2e_finish(struct e2e *t)
 	E2E_CHECK(r == 0, "microseg_ctx_purge = %d (%s) [%s]", r, microseg_strerror(r),
 		  microseg_ctx_last_error(t->ctx));
 	t->finished = true;
+	active = NULL;
 	microseg_ctx_close(t->ctx);
 	t->ctx = NULL;
 	E2E_CHECK(!dir_exists(t->bpffs_dir), "%s still exists after purge", t->bpffs_dir);

@@ -46,6 +46,8 @@ struct l7 {
 /*
  * e2e_init(tag), the endpoints client and server (and other, if with_other), the HTTP peer in
  * the server's namespace on L7_PORT and L7_PLAIN_PORT. Policies and the proxy: the test's.
+ * s must outlive main() (make it static): exit handlers registered on it run after main
+ * returns, when main's stack frame is gone.
  */
 void l7_setup(struct l7 *s, const char *tag, bool with_other);
 

@@ -77,7 +77,7 @@ static void burst(struct l7 *s, const char *path, int want_status)
 
 int main(void)
 {
-	struct l7 s;
+	static struct l7 s; /* static: the exit handlers registered on it run after main returns */
 
 	l7_setup(&s, "l7conc", false);
 	l7_apply_http_policy(&s, "server-http", "server", "ingress", "client",

@@ -91,7 +91,7 @@ static void run(struct l7 *s, enum pol_fam fam)
 
 int main(void)
 {
-	struct l7 s;
+	static struct l7 s; /* static: the exit handlers registered on it run after main returns */
 
 	l7_setup(&s, "l7eg", true);
 	{

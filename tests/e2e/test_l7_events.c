@@ -124,7 +124,7 @@ int main(void)
 		{ "GET", "/public/six", 200 },
 		{ "DELETE", "/public/six", 403 },
 	};
-	struct l7 s;
+	static struct l7 s; /* static: the exit handlers registered on it run after main returns */
 
 	l7_setup(&s, "l7ev", false);
 	l7_apply_http_policy(&s, "server-http", "server", "ingress", "client",

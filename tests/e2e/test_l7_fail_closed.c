@@ -68,7 +68,7 @@ int main(void)
 	char go[160], wait_go[170];
 	const char *steps[] = { "GET /public/a", wait_go, "GET /public/again", NULL };
 	struct l7_session ss;
-	struct l7 s;
+	static struct l7 s; /* static: the exit handlers registered on it run after main returns */
 	size_t mark;
 	int r;
 

@@ -88,7 +88,7 @@ int main(void)
 {
 	static const char *const put_http =
 		"[{method: GET}, {method: PUT, path: '/.*', headers: ['X-Has-Force: true']}]";
-	struct l7 s;
+	static struct l7 s; /* static: the exit handlers registered on it run after main returns */
 	struct microseg_rule *rule;
 
 	l7_setup(&s, "l7hdr", false);

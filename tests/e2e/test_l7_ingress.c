@@ -105,7 +105,7 @@ static void outsider(struct l7 *s, enum pol_fam fam)
 
 int main(void)
 {
-	struct l7 s;
+	static struct l7 s; /* static: the exit handlers registered on it run after main returns */
 
 	l7_setup(&s, "l7in", true);
 	l7_apply_http_policy(&s, "server-http", "server", "ingress", "client",

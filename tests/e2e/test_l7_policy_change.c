@@ -14,7 +14,7 @@
 
 int main(void)
 {
-	struct l7 s;
+	static struct l7 s; /* static: the exit handlers registered on it run after main returns */
 	struct l7_session ss;
 	char go1[160], go2[160], w1[170], w2[170];
 	const char *steps[] = { "GET /public/a", w1, "GET /public/a", "GET /other/b", w2,

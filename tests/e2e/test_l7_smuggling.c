@@ -98,7 +98,7 @@ static void body_is_not_requests(struct l7 *s)
 
 int main(void)
 {
-	struct l7 s;
+	static struct l7 s; /* static: the exit handlers registered on it run after main returns */
 
 	l7_setup(&s, "l7smug", false);
 	l7_apply_http_policy(&s, "server-http", "server", "ingress", "client",

@@ -131,7 +131,7 @@ int main(void)
 		"        http:\n"
 		"        - method: GET\n"
 		"          path: /other/.*\n";
-	struct l7 s;
+	static struct l7 s; /* static: the exit handlers registered on it run after main returns */
 
 	l7_setup(&s, "l7trust", true);
 	l7_apply(&s, policy);

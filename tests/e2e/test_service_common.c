@@ -3,11 +3,9 @@
 #include "test_service.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef SVC_PEER_PY
@@ -63,8 +61,8 @@ void svc_init(struct svc_test *s, const char *tag)
 	int r, prep;
 
 	memset(s, 0, sizeof(*s));
-	/* First: its reaper, forked later, would inherit the instance's lock. The topology
-	 * owner is this process, so the name is known before e2e_init. */
+	/* The cgroup's reaper is forked first: forked after e2e_init it would inherit the
+	 * instance's lock. The name carries this PID, the topology owner's. */
 	snprintf(prefix, sizeof(prefix), "microseg-e2e-%.8s", tag);
 	prep = geteuid() == 0 ? svc_cgroup_prepare(&s->cg, prefix) : 0;
 	e2e_init(&s->t, tag);

@@ -82,10 +82,33 @@ int main(void)
 	E2E_CHECK(tl.errors == 0 && tl.answered == SAME_TUPLE, "%d of %d answered (%s)",
 		  tl.answered, SAME_TUPLE, tl.first_error);
 	E2E_CHECK(tl.n == 1, "one client tuple reached %d backends, want 1", tl.n);
+	for (int i = 0; i < 3; i++)
+		if (svc_count(&tl, b[i]))
+			x = b[i];
 	svc_http(cl, vip1, SVC_HTTP_PORT, 60, 0, &tl);
 	svc_tally_log("maglev, new source ports", &tl);
 	E2E_CHECK(tl.errors == 0 && tl.n == 3, "%d answered by %d backends (%s)", tl.answered,
 		  tl.n, tl.first_error);
+
+	/* The same client port, straight to that backend this time: nothing is translated, and
+	 * the answers must not be made to look as if they came from the frontend. */
+	e2e_log("phase: direct-after-translation");
+	{
+		struct e2e_ep *other = b[0] == x ? b[1] : b[0];
+
+		/* A backend that port never reached through the frontend, for contrast. */
+		svc_http(cl, other->v4, SVC_BACKEND_PORT, 3, SPORT, &tl);
+		svc_tally_log("direct to another backend from that port", &tl);
+		E2E_CHECK(tl.errors == 0 && svc_count(&tl, other) == 3, "%d of 3 answered (%s)",
+			  tl.answered, tl.first_error);
+	}
+	svc_http(cl, x->v4, SVC_BACKEND_PORT, 3, SPORT, &tl);
+	svc_tally_log("direct to the backend from the translated connections' port", &tl);
+	E2E_CHECK(tl.errors == 0 && svc_count(&tl, x) == 3,
+		  "%d of 3 direct requests from port %d answered (%s): the replies were taken for "
+		  "replies of the earlier translated connections", tl.answered, SPORT,
+		  tl.first_error);
+	x = NULL;
 
 	e2e_log("phase: drain");
 	svc_stream_start(&st, cl, vip0, SVC_SINK_VIP_PORT, STREAM_S);
