@@ -59,8 +59,14 @@ static __always_inline __u32 ms_enforce(struct __sk_buff *skb, const struct ms_p
 			return reason;
 		if (ct.entry && !ct.reply && (ct.entry->flags & MS_CT_F_PROXY))
 			f->proxy = 1;
+		/* Translation is per connection: what the opening packet had, its replies get. */
+		if (ct.entry && ct.reply && (ct.entry->flags & MS_CT_F_DNAT))
+			f->dnat = 1;
 		if (ms_ct_refresh(&ct, pkt, skb->len, now))
 			ms_event_flow_new(skb, pkt, f);
+		/* After the refresh: a connection started over on its tuple keeps no old flag. */
+		if (ct.entry && !ct.reply && f->dnat)
+			ct.entry->flags |= MS_CT_F_DNAT;
 		return MS_DROP_NONE;
 	}
 
@@ -76,7 +82,7 @@ static __always_inline __u32 ms_enforce(struct __sk_buff *skb, const struct ms_p
 	if (!ms_ct_opens(&ct, pkt))
 		return MS_DROP_NONE;
 	if (ms_ct_create(&ct, pkt, rev, f->rule_id, f->peer_identity, skb->len, now,
-			 f->proxy ? MS_CT_F_PROXY : 0) != 0)
+			 (f->proxy ? MS_CT_F_PROXY : 0) | (f->dnat ? MS_CT_F_DNAT : 0)) != 0)
 		return MS_DROP_CT_FULL;
 	ms_event_flow_new(skb, pkt, f);
 	return MS_DROP_NONE;
@@ -251,7 +257,7 @@ int ms_to_container(struct __sk_buff *skb)
 		return ms_drop(skb, &pkt, &f, reason);
 
 	/* A reply of a translated connection shows the service address it was sent to. */
-	if (ms_lb_ingress_revnat(skb, &pkt) < 0)
+	if (ms_lb_ingress_revnat(skb, &pkt, &f) < 0)
 		return ms_drop(skb, &pkt, &f, MS_DROP_INVALID);
 
 	ms_count_fwd(f.ep_id, MS_DIR_INGRESS, skb->len);

@@ -238,6 +238,8 @@ struct ms_ct_key {
 #define MS_CT_F_RST (1u << 4)
 #define MS_CT_F_ESTABLISHED (1u << 5)
 #define MS_CT_F_PROXY (1u << 6)       /* the connection was handed to the L7 proxy */
+#define MS_CT_F_DNAT (1u << 7)        /* opened to a service address, translated per packet:
+				       * only its replies get the frontend back as source */
 struct ms_ct_value {
 	__u64 last_seen_ns; /* bpf_ktime_get_ns() */
 	__u64 created_ns;

@@ -27,7 +27,9 @@ struct ms_flow {
 	__u32 rule_id;       /* deciding rule: the allowing one, or the deny rule; else 0 */
 	__u8 dir;            /* enum ms_dir, of the endpoint */
 	__u8 proxy;          /* the connection goes through the L7 proxy */
-	__u8 pad[2];
+	__u8 dnat;           /* egress: the packet was translated to a backend; ingress: it
+			      * replies to such a connection */
+	__u8 pad;
 };
 
 static __always_inline void ms_flow_init(struct ms_flow *f, const struct ms_endpoint_info *ep,
@@ -40,7 +42,8 @@ static __always_inline void ms_flow_init(struct ms_flow *f, const struct ms_endp
 	f->rule_id = 0;
 	f->dir = dir;
 	f->proxy = 0;
-	f->pad[0] = f->pad[1] = 0;
+	f->dnat = 0;
+	f->pad = 0;
 }
 
 /*

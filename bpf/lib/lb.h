@@ -268,7 +268,7 @@ static __always_inline int ms_lb_in_use(void)
 }
 
 static __always_inline __u32 ms_lb_egress(struct __sk_buff *skb, struct ms_pkt *pkt,
-					  const struct ms_flow *f)
+					  struct ms_flow *f)
 {
 	const struct ms_lb_service *svc;
 	const struct ms_lb_nat_value *nat;
@@ -302,19 +302,25 @@ static __always_inline __u32 ms_lb_egress(struct __sk_buff *skb, struct ms_pkt *
 			return MS_DROP_CT_FULL;
 		ms_lb_report(&c, pkt, MS_SVC_HOOK_TC, f->ep_id, 0);
 	}
-	return ms_nat_rewrite(skb, pkt, MS_NAT_DST, &c.to) ? MS_DROP_INVALID : MS_DROP_NONE;
+	if (ms_nat_rewrite(skb, pkt, MS_NAT_DST, &c.to))
+		return MS_DROP_INVALID;
+	f->dnat = 1; /* the connection's entry remembers it: its replies are translated back */
+	return MS_DROP_NONE;
 }
 
 /* At the client's ingress (ms_to_container), after the policy: a reply from a backend of a
  * translated connection gets the frontend back as its source. 0, or < 0 on a failed
  * rewrite. */
-static __always_inline int ms_lb_ingress_revnat(struct __sk_buff *skb, struct ms_pkt *pkt)
+static __always_inline int ms_lb_ingress_revnat(struct __sk_buff *skb, struct ms_pkt *pkt,
+						const struct ms_flow *f)
 {
 	const struct ms_lb_nat_value *nat;
 	struct ms_nat_target to;
 	struct ms_ct_key rev;
 
-	if (!ms_lb_translatable(pkt) || !ms_lb_in_use())
+	/* Only replies of a connection that was translated: a later direct connection on the
+	 * same tuple must not inherit a stale reverse entry. */
+	if (!f->dnat || !ms_lb_translatable(pkt) || !ms_lb_in_use())
 		return 0;
 	ms_lb_nat_key(&rev, pkt, MS_LB_NAT_REV);
 	nat = bpf_map_lookup_elem(&ms_lb_nat, &rev);

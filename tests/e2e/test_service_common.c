@@ -37,13 +37,17 @@ void svc_enter_cgroup(struct svc_test *s)
 	E2E_CHECK(r == 0, "move into %s: %s", s->cg.path, strerror(-r));
 }
 
+/* A copy for the exit handler: the test's struct lives on main's stack, gone once main has
+ * returned. It says "inside", so the handler always moves the process back (harmless if it
+ * already is). */
+static struct svc_cgroup cg_at_exit;
+
 /* At normal exit, before the topology teardown kills the clients and removes the (tracked)
  * directory: the test process must be out of it for the rmdir to work. */
 static void leave_at_exit(void *arg)
 {
-	struct svc_test *s = arg;
-
-	svc_cgroup_leave(&s->cg);
+	(void)arg;
+	svc_cgroup_leave(&cg_at_exit);
 }
 
 static void lib_log(void *user, int level, const char *line)
@@ -72,8 +76,9 @@ void svc_init(struct svc_test *s, const char *tag)
 	r = svc_cgroup_create(&s->cg);
 	E2E_CHECK(r == 0, "mkdir %s: %s", s->cg.path, strerror(-r));
 	E2E_CHECK(topo_track_dir(s->cg.path) == 0, "track %s", s->cg.path);
-	E2E_CHECK(topo_on_exit(leave_at_exit, s) == 0, "topo_on_exit");
 	svc_enter_cgroup(s);
+	cg_at_exit = s->cg;
+	E2E_CHECK(topo_on_exit(leave_at_exit, NULL) == 0, "topo_on_exit");
 
 	/* The socket programs attach to lb_cgroup when the first service is added: reopen the
 	 * instance with it set (e2e_open knows no such option). */
