@@ -320,19 +320,21 @@ static bool regex_full_match(const regex_t *re, const char *s, size_t n)
 	return match;
 }
 
+/* "Name": some copy is present. "Name: value": present, and every copy has that value: a
+ * server that reads another copy than the one checked must not act on an unapproved value. */
 static bool header_matches(const struct header_match *h, const struct ms_http_request_view *req)
 {
+	bool seen = false;
 	for (size_t i = 0; i < req->n_headers; i++) {
 		const struct ms_http_header *f = &req->headers[i];
 
 		if (f->name_len != h->name_len || strncasecmp(f->name, h->name, h->name_len) != 0)
 			continue;
-		if (!h->value)
-			return true;
-		if (f->value_len == h->value_len && memcmp(f->value, h->value, h->value_len) == 0)
-			return true;
+		if (h->value && (f->value_len != h->value_len || memcmp(f->value, h->value, h->value_len) != 0))
+			return false;
+		seen = true;
 	}
-	return false;
+	return seen;
 }
 
 static bool rule_matches(const struct compiled_rule *r, const struct ms_http_request_view *req)

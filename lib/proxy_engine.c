@@ -834,7 +834,10 @@ static void conn_progress(struct pe_conn *c)
 		more |= flush_upstream(c);
 		if (c->dead)
 			return;
-		more |= upstream_advance(c);
+		/* The whole response that is buffered, head and body, before one send: otherwise a
+		 * response costs a send (and a client wake-up) per part. */
+		while (upstream_advance(c) && !c->dead)
+			more = true;
 		if (c->dead)
 			return;
 		more |= flush_client(c);

@@ -201,7 +201,7 @@ static int cgroup2_root(char *buf, size_t len)
 		return -errno;
 	char dev[256], dir[MICROSEG_PATH_MAX + 1], type[64];
 	int err = -ENOENT;
-	while (fscanf(f, "%255s %4096s %63s %*[^\n]", dev, dir, type) == 3)
+	while (fscanf(f, "%255s %200s %63s %*[^\n]", dev, dir, type) == 3)
 		if (!strcmp(type, "cgroup2")) {
 			snprintf(buf, len, "%s", dir);
 			err = 0;

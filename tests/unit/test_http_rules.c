@@ -142,9 +142,12 @@ static void test_headers(void)
 		CHECK(!ms_http_ruleset_match(set, mkreq(&r, "GET", "/", "a", h)));
 	}
 	{
-		/* a repeated header matches if one of its instances does */
+		/* a repeated header with a value rule: every copy must have the value (a server
+		 * may read the other one) */
 		const char *const h[] = { "X-Has-Force: 1", "X-Mode: off", "X-Mode: on", "X-Empty: ", NULL };
-		CHECK(ms_http_ruleset_match(set, mkreq(&r, "GET", "/", "a", h)));
+		CHECK(!ms_http_ruleset_match(set, mkreq(&r, "GET", "/", "a", h)));
+		const char *const same[] = { "X-Has-Force: 1", "X-Mode: on", "X-Mode: on", "X-Empty: ", NULL };
+		CHECK(ms_http_ruleset_match(set, mkreq(&r, "GET", "/", "a", same)));
 	}
 	{
 		/* a prefix of the name is another header */

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -343,6 +344,9 @@ static void *srv_main(void *arg)
 					close(fd);
 					continue;
 				}
+				/* heads and bodies go in separate writes: without this, Nagle and
+				 * delayed ACKs add 40 ms to each answer */
+				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 				s->conns[slot] = calloc(1, sizeof(struct srv_conn));
 				s->conns[slot]->fd = fd;
 				s->conns[slot]->srv = s;
