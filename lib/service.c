@@ -700,6 +700,22 @@ out:
 	return err;
 }
 
+/* The backend address:port of a live service, or an error recorded on ctx. */
+static int locate_backend(struct microseg_ctx *ctx, struct microseg_service *svc, const char *address, uint16_t port,
+			  struct microseg_service **s, struct svc_backend **b)
+{
+	struct ms_addr a;
+	int err;
+	*b = NULL;
+	if (!(*s = svc_checked(ctx, svc)))
+		return ms_err(ctx, svc ? -ENOENT : -EINVAL, "service: not a live service of this context");
+	if ((err = parse_backend_addr(ctx, *s, address, port, &a)))
+		return err;
+	if (!(*b = find_backend(*s, &a, port)))
+		return ms_err(ctx, -ENOENT, "service: no backend %s:%u", address, port);
+	return 0;
+}
+
 MICROSEG_API int microseg_service_backend_remove(struct microseg_ctx *ctx, struct microseg_service *svc,
 						 const char *address, uint16_t port)
 {
@@ -708,14 +724,9 @@ MICROSEG_API int microseg_service_backend_remove(struct microseg_ctx *ctx, struc
 	int err = begin_change(ctx, "backend remove");
 	if (err)
 		return err;
-	struct microseg_service *s = svc_checked(ctx, svc);
-	struct ms_addr a;
-	struct svc_backend *b = NULL;
-	if (!s)
-		err = ms_err(ctx, svc ? -ENOENT : -EINVAL, "service: not a live service of this context");
-	else if (!(err = parse_backend_addr(ctx, s, address, port, &a)) && !(b = find_backend(s, &a, port)))
-		err = ms_err(ctx, -ENOENT, "service: no backend %s:%u", address, port);
-	if (err)
+	struct microseg_service *s;
+	struct svc_backend *b;
+	if ((err = locate_backend(ctx, svc, address, port, &s, &b)))
 		goto out;
 	struct svc_backend gone = *b;
 	size_t idx = (size_t)(b - s->b);
@@ -745,15 +756,12 @@ MICROSEG_API int microseg_service_backend_set_state(struct microseg_ctx *ctx, st
 	int err = begin_change(ctx, "backend state");
 	if (err)
 		return err;
-	struct microseg_service *s = svc_checked(ctx, svc);
-	struct ms_addr a;
-	struct svc_backend *b = NULL;
-	if (!s)
-		err = ms_err(ctx, svc ? -ENOENT : -EINVAL, "service: not a live service of this context");
-	else if (state > MICROSEG_BACKEND_MAINTENANCE)
+	struct microseg_service *s;
+	struct svc_backend *b;
+	if (state > MICROSEG_BACKEND_MAINTENANCE)
 		err = ms_err(ctx, -EINVAL, "service: unknown backend state %u", state);
-	else if (!(err = parse_backend_addr(ctx, s, address, port, &a)) && !(b = find_backend(s, &a, port)))
-		err = ms_err(ctx, -ENOENT, "service: no backend %s:%u", address, port);
+	else
+		err = locate_backend(ctx, svc, address, port, &s, &b);
 	if (err || b->state == state)
 		goto out;
 	uint32_t old = b->state;

@@ -40,6 +40,7 @@
 #include "common.h"
 #include "maps.h"
 #include "parse.h"
+#include "ct.h"
 #include "events.h"
 #include "lb_pick.h"
 #include "nat.h"
@@ -164,17 +165,11 @@ static __always_inline int ms_lb_translatable(const struct ms_pkt *pkt)
 	       (pkt->flags & MS_PKT_F_L4) && !(pkt->flags & MS_PKT_F_FRAGMENT);
 }
 
+/* The packet's tuple in connection-tracking layout, dir MS_LB_NAT_FWD or _REV. */
 static __always_inline void ms_lb_nat_key(struct ms_ct_key *k, const struct ms_pkt *pkt,
 					  __u8 dir)
 {
-	__builtin_memcpy(k->saddr, pkt->saddr, 16);
-	__builtin_memcpy(k->daddr, pkt->daddr, 16);
-	k->sport = pkt->sport;
-	k->dport = pkt->dport;
-	k->proto = pkt->l4_proto;
-	k->family = pkt->family;
-	k->dir = dir;
-	k->pad = 0;
+	ms_ct_key_from_pkt(k, pkt, dir);
 }
 
 static __always_inline void ms_lb_target_of(struct ms_nat_target *to,
