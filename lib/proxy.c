@@ -48,6 +48,7 @@ struct proxy_worker {
 	int epfd;   /* listeners + the engine's fd + the stop eventfd */
 	pthread_t thread;
 	bool started;
+	struct ms_l7_emit_batch records; /* L7 records waiting for one ms_l7_emit run */
 };
 
 struct ms_proxy {
@@ -67,6 +68,7 @@ struct ms_proxy {
  * from it (per side whose rules have HTTP on the port). */
 struct proxy_conn {
 	struct ms_proxy *px;
+	struct proxy_worker *w;
 	struct ms_proxy_key key;
 	struct ms_proxy_value rec;
 	uint16_t port; /* original destination port, host order */
@@ -139,11 +141,29 @@ static void copy_view(char *dst, size_t cap, const char *src, size_t len)
 	dst[len] = '\0';
 }
 
-/* One flow record per request, into the event ring through the ms_l7_emit program. */
+/* The worker's waiting L7 records into the event ring: one program run for the batch. */
+static void flush_records(struct proxy_worker *w)
+{
+	int fd = w->px->ctx->dp.prog_fd[MS_P_L7_EMIT];
+	if (!w->records.n)
+		return;
+	if (fd >= 0) {
+		LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &w->records, .ctx_size_in = sizeof(w->records));
+		bpf_prog_test_run_opts(fd, &o);
+	}
+	w->records.n = 0;
+}
+
+/* One flow record per request; they leave in batches, at the latest at the end of the
+ * worker's round (a few microseconds later). */
 static void record(void *owner, void *conn_user, const struct ms_pe_record *r)
 {
-	struct ms_proxy *px = owner;
+	(void)owner;
 	struct proxy_conn *c = conn_user;
+	struct proxy_worker *w = c->w;
+	if (w->records.n == MS_L7_EMIT_BATCH)
+		flush_records(w);
+	struct ms_event_l7 *evp = &w->records.recs[w->records.n++];
 	struct ms_event_l7 ev;
 	memset(&ev, 0, sizeof(ev));
 	bool ingress = c->rec.ingress_ep != 0;
@@ -163,11 +183,7 @@ static void record(void *owner, void *conn_user, const struct ms_pe_record *r)
 		copy_view(ev.method, sizeof(ev.method), r->req->method, r->req->method_len);
 		copy_view(ev.path, sizeof(ev.path), r->req->path, r->req->path_len);
 	}
-	int fd = px->ctx->dp.prog_fd[MS_P_L7_EMIT];
-	if (fd < 0)
-		return;
-	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &ev, .ctx_size_in = sizeof(ev));
-	bpf_prog_test_run_opts(fd, &o);
+	*evp = ev;
 }
 
 static void conn_closed(void *owner, void *conn_user)
@@ -218,6 +234,7 @@ static void take_conn(struct proxy_worker *w, int fd)
 	if (!c)
 		goto refuse;
 	c->px = px;
+	c->w = w;
 	key_from_addrs(&c->key, &peer, &local);
 	if (bpf_map_lookup_elem(px->ctx->dp.map_fd[MS_M_PROXY_CONNS], &c->key, &c->rec))
 		goto refuse; /* not handed over by the datapath: a direct connection to the proxy */
@@ -262,6 +279,7 @@ static int worker_round(struct proxy_worker *w, int timeout_ms, bool *stop)
 	}
 	/* The engine's own timers (idle connections) need it run now and then even when quiet. */
 	int r = ms_pe_run(w->pe, 0);
+	flush_records(w);
 	return r < 0 && r != -EINTR ? r : handled + (r > 0 ? r : 0);
 }
 
@@ -391,6 +409,7 @@ static void proxy_destroy(struct ms_proxy *px)
 			pthread_join(px->workers[i].thread, NULL);
 	for (size_t i = 0; i < px->n_workers; i++) {
 		ms_pe_free(px->workers[i].pe);
+		flush_records(&px->workers[i]);
 		if (px->workers[i].epfd >= 0)
 			close(px->workers[i].epfd);
 	}

@@ -332,6 +332,15 @@ struct ms_event_l7 {
 	char path[MS_L7_PATH_MAX];
 };
 
+/* The ms_l7_emit program's context: up to MS_L7_EMIT_BATCH records per run, so a busy proxy
+ * pays one system call per batch, not per request. */
+#define MS_L7_EMIT_BATCH 16
+struct ms_l7_emit_batch {
+	__u32 n;
+	__u32 pad;
+	struct ms_event_l7 recs[MS_L7_EMIT_BATCH];
+};
+
 /* A service translation: at connect()/sendmsg() (hook MS_SVC_HOOK_SOCK) or on the first packet
  * of a connection in the endpoint program (MS_SVC_HOOK_TC). */
 #define MS_SVC_HOOK_SOCK 1

@@ -11,12 +11,11 @@
 #include "common.h"
 #include "events.h"
 
-SEC("syscall")
-int ms_l7_emit(struct ms_event_l7 *rec)
+/* One record, copied to the stack (the context is the caller's buffer) and stamped. */
+static __always_inline int ms_l7_emit_one(const struct ms_event_l7 *rec)
 {
 	struct ms_event_l7 ev;
 
-	/* A copy on the stack: the context is user memory of the caller's size. */
 	__builtin_memcpy(&ev, rec, sizeof(ev));
 	ev.hdr.version = MS_EVENT_VERSION;
 	ev.hdr.len = sizeof(ev);
@@ -24,6 +23,20 @@ int ms_l7_emit(struct ms_event_l7 *rec)
 	ev.method[MS_L7_METHOD_MAX - 1] = 0;
 	ev.path[MS_L7_PATH_MAX - 1] = 0;
 	return ms_event_output(&ev, sizeof(ev));
+}
+
+/* Returns the number of records written. Unrolled: context offsets must be constants. */
+SEC("syscall")
+int ms_l7_emit(struct ms_l7_emit_batch *b)
+{
+	__u32 n = b->n;
+	int written = 0;
+
+#pragma unroll
+	for (int i = 0; i < MS_L7_EMIT_BATCH; i++)
+		if ((__u32)i < n)
+			written += ms_l7_emit_one(&b->recs[i]);
+	return written;
 }
 
 #endif
