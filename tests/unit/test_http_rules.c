@@ -329,6 +329,38 @@ static void test_concurrent_match(void)
 	ms_http_ruleset_free(set);
 }
 
+/* Plain words and plain prefixes are matched by byte compares: they must answer exactly as the
+ * same pattern forced through the regex (parentheses make it one). */
+static void test_fast_forms_agree_with_regex(void)
+{
+	static const struct {
+		const char *fast, *slow;
+	} pats[] = {
+		{ "GET", "(GET)" },           { "GET|HEAD", "(GET|HEAD)" },   { "GET|", "(GET|)" },
+		{ "/v1/.*", "/v1/(.*)" },     { ".*", "(.*)" },               { "/a|/b", "(/a|/b)" },
+		{ "/bench/private/.*", "/bench/private/(.*)" },
+	};
+	static const char *const inputs[] = { "GET", "GETX", "XGET", "HEAD", "", "get", "/v1/", "/v1/x/y",
+					      "/v1", "/v2/", "/a", "/b", "/a/b", "/ab", "/bench/private/k",
+					      "/bench/private", "GET|HEAD" };
+	for (size_t p = 0; p < ARRAY_LEN(pats); p++) {
+		struct microseg_http_rule fast = { .path = pats[p].fast }, slow = { .path = pats[p].slow };
+		struct ms_http_ruleset *a = NULL, *b = NULL;
+		REQUIRE_OK(ms_http_ruleset_compile(&fast, 1, &a, NULL, 0));
+		REQUIRE_OK(ms_http_ruleset_compile(&slow, 1, &b, NULL, 0));
+		for (size_t i = 0; i < ARRAY_LEN(inputs); i++) {
+			struct req r;
+			bool x = ms_http_ruleset_match(a, mkreq(&r, "GET", inputs[i], "h", NULL));
+			bool y = ms_http_ruleset_match(b, mkreq(&r, "GET", inputs[i], "h", NULL));
+			if (x != y)
+				fprintf(stderr, "pattern %s on \"%s\": fast %d regex %d\n", pats[p].fast, inputs[i], x, y);
+			CHECK_EQ(x, y);
+		}
+		ms_http_ruleset_free(a);
+		ms_http_ruleset_free(b);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct h_test tests[] = {
@@ -341,6 +373,7 @@ int main(int argc, char **argv)
 		TEST_ENTRY(test_long_path),
 		TEST_ENTRY(test_compile_errors),
 		TEST_ENTRY(test_concurrent_match),
+		TEST_ENTRY(test_fast_forms_agree_with_regex),
 	};
 
 	return h_run(tests, ARRAY_LEN(tests), argc, argv);
