@@ -268,6 +268,8 @@ void ms_state_restore_done(struct microseg_ctx *ctx);
 /* Reads every numerically named record of <state>/<sub>: fn(ctx, path, id, arg). */
 int ms_state_each(struct microseg_ctx *ctx, const char *sub,
 		  int (*fn)(struct microseg_ctx *, const char *, uint32_t, void *), void *arg);
+/* Whether changes are being recorded (a managing, non-offline context not restoring). */
+bool ms_state_persisting(struct microseg_ctx *ctx);
 /* Writes <state>/<sub>/<name> atomically; removes it (data NULL). */
 int ms_state_put(struct microseg_ctx *ctx, const char *sub, const char *name, const char *data, size_t len);
 int ms_state_remove_all(struct microseg_ctx *ctx);

@@ -31,6 +31,11 @@ static bool persisting(struct microseg_ctx *ctx)
 	return !ms_ctx_offline(ctx) && !ctx->restoring && ctx->lock_fd >= 0;
 }
 
+bool ms_state_persisting(struct microseg_ctx *ctx)
+{
+	return persisting(ctx);
+}
+
 static int mkdirs(const char *path)
 {
 	char tmp[MICROSEG_PATH_MAX + 64];
