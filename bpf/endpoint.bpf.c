@@ -28,6 +28,7 @@
 #include "lib/forward.h"
 #include "lib/lb.h"
 #include "lib/proxy.h"
+#include "lib/reject.h"
 #include "lib/sock_lb.h"
 #include "lib/l7_emit.h"
 
@@ -172,6 +173,11 @@ int ms_from_container(struct __sk_buff *skb)
 	/* A service address becomes a backend before anything judges the packet: policy sees
 	 * the backend, as in Kubernetes. */
 	reason = ms_lb_egress(skb, &pkt, &f);
+	if (reason == MS_DROP_NO_BACKEND) {
+		/* Counted as the drop it is; a SYN gets a RST, so the client is refused at once. */
+		ms_drop(skb, &pkt, &f, reason);
+		return ms_reject_syn(skb, &pkt);
+	}
 	if (reason != MS_DROP_NONE)
 		return ms_drop(skb, &pkt, &f, reason);
 
@@ -241,6 +247,12 @@ int ms_to_container(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	if (ret != MS_PARSE_IP)
 		return ms_drop(skb, &pkt, &f, MS_DROP_INVALID);
+
+	/* The library's own answer to the container's SYN (a refused service): see reject.h. */
+	if (skb->mark == MS_REJECT_MARK) {
+		ms_count_fwd(f.ep_id, MS_DIR_INGRESS, skb->len);
+		return TC_ACT_OK;
+	}
 
 	/* The host's neighbour and router discovery must reach the container whatever its
 	 * ingress policy says (the container's default route is a link-local gateway). */

@@ -623,10 +623,35 @@ static int tc_udp6(void)
 	return 0;
 }
 
+/* out must be the RST+ACK answering the SYN in: from the frontend to the client, MACs and
+ * ports swapped, ack = the SYN's seq + 1, no payload, checksums that verify. */
+static int is_reset_for(const struct frame *in, const struct frame *out)
+{
+	struct layout li, lo;
+	layout_of(in, &li);
+	layout_of(out, &lo);
+	uint32_t seq = (uint32_t)in->d[li.l4 + 4] << 24 | (uint32_t)in->d[li.l4 + 5] << 16 |
+		       (uint32_t)in->d[li.l4 + 6] << 8 | in->d[li.l4 + 7];
+	uint32_t ack = (uint32_t)out->d[lo.l4 + 8] << 24 | (uint32_t)out->d[lo.l4 + 9] << 16 |
+		       (uint32_t)out->d[lo.l4 + 10] << 8 | out->d[lo.l4 + 11];
+	int ok = out->len == lo.l4 + 20 && lo.end == out->len && lo.proto == TCP && lo.v6 == li.v6 &&
+		 !memcmp(out->d, in->d + 6, 6) && !memcmp(out->d + 6, in->d, 6) &&
+		 !memcmp(out->d + lo.src, in->d + li.dst, lo.alen) && !memcmp(out->d + lo.dst, in->d + li.src, lo.alen) &&
+		 !memcmp(out->d + lo.l4, in->d + li.l4 + 2, 2) && !memcmp(out->d + lo.l4 + 2, in->d + li.l4, 2) &&
+		 ack == seq + 1 && out->d[lo.l4 + 13] == 0x14 && checksums_ok(out);
+	if (!ok)
+		printf("#   not the expected RST (len %u)\n", out->len);
+	return ok ? 0 : -1;
+}
+
+/* No active backend per packet: the SYN is counted as a no_backend drop and answered with a
+ * RST (the client is refused at once, as at the socket hook); other packets are dropped. */
 static int tc_no_backend(void)
 {
 	static struct ms_ep_stats before[T_MAX_ENDPOINTS], after[T_MAX_ENDPOINTS];
 	static const struct dp_pkt syn = TCP4(IP4_A, VIP4, 40000, 80, SYN);
+	static const struct dp_pkt syn6 = TCP6(IP6_A, VIP6, 40000, 80, SYN);
+	static const struct dp_pkt udp = UDP4(IP4_A, VIP4, 40000, 53);
 	static const struct dp_count want[] = { { EP_A, MS_DIR_EGRESS, MS_DROP_NO_BACKEND, 1 } };
 	static struct frame in, out;
 
@@ -635,10 +660,25 @@ static int tc_no_backend(void)
 	CHECK(dp_stats_snapshot(env.stats, env.ncpus, T_MAX_ENDPOINTS, before) == 0);
 	CHECK(run(FROM, &in, &out) == 0);
 	CHECK(dp_stats_snapshot(env.stats, env.ncpus, T_MAX_ENDPOINTS, after) == 0);
-	CHECK(out.verdict == TC_ACT_SHOT);
+	CHECK(out.verdict == TC_ACT_REDIRECT);
+	CHECK(is_reset_for(&in, &out) == 0);
 	CHECK(dp_stats_check(before, after, T_MAX_ENDPOINTS, want, 1, in.len) == 0);
 	CHECK(check_event(MS_SVC_HOOK_TC, web4.id, VIP4, 80, TCP, 0, NULL, 0, EP_A, 0) == 0);
 	CHECK(count_entries(m_nat, sizeof(struct ms_ct_key)) == 0);
+
+	CHECK(put_service(&web6, NULL, 0) == 0);
+	CHECK(build(&in, &syn6, FROM) == 0);
+	CHECK(run(FROM, &in, &out) == 0);
+	CHECK(out.verdict == TC_ACT_REDIRECT);
+	CHECK(is_reset_for(&in, &out) == 0);
+	drain();
+
+	/* Nothing to answer a datagram with here: dropped. */
+	CHECK(put_service(&dns4, NULL, 0) == 0);
+	CHECK(build(&in, &udp, FROM) == 0);
+	CHECK(run(FROM, &in, &out) == 0);
+	CHECK(out.verdict == TC_ACT_SHOT);
+	drain();
 	return 0;
 }
 
@@ -1377,7 +1417,7 @@ static const struct lb_case cases[] = {
 	{ "UDP/IPv4 to a frontend and back", tc_udp4, 0 },
 	{ "UDP/IPv4 without a checksum keeps none", tc_udp4_no_csum, 0 },
 	{ "UDP/IPv6 to a frontend and back", tc_udp6, 0 },
-	{ "no active backend: dropped and counted as no_backend", tc_no_backend, 0 },
+	{ "no active backend: a SYN is answered with a RST, counted as no_backend", tc_no_backend, 0 },
 	{ "packets to no frontend leave byte for byte unchanged", tc_not_service, 0 },
 	{ "Maglev: the table slot of the tuple's hash, stable for the tuple", tc_maglev, 0 },
 	{ "a lost entry finds its backend again; a SYN leaves a draining one",
