@@ -237,6 +237,8 @@ void ms_proxy_stats_locked(struct microseg_ctx *ctx, struct microseg_proxy_stats
 
 /* ---- service.c ---- */
 void ms_services_free(struct microseg_ctx *ctx);
+/* Whether the socket programs' links are pinned (attached). */
+bool ms_services_attached(struct microseg_ctx *ctx);
 /* Purge: detaches the socket programs from the cgroup (unpins their links). */
 int ms_services_detach(struct microseg_ctx *ctx);
 /* Calls fn for every backend of every service (for metrics); with ctx->lock held. */

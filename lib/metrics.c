@@ -275,6 +275,15 @@ MICROSEG_API int microseg_ctx_status(struct microseg_ctx *ctx, struct microseg_s
 		}
 		if (!err)
 			err = ms_events_counters(ctx, &s.events_emitted, &s.events_rate_limited, &s.events_lost);
+		s.services = count_keys(ctx->dp.map_fd[MS_M_LB_SERVICES], sizeof(struct ms_lb_key));
+		s.backends = count_keys(ctx->dp.map_fd[MS_M_LB_BACKENDS], sizeof(uint32_t));
+		s.lb_slots = count_keys(ctx->dp.map_fd[MS_M_LB_SLOTS], sizeof(struct ms_lb_slot_key));
+		s.max_services = ctx->dp.meta.max_services;
+		s.max_backends = ctx->dp.meta.max_backends;
+		s.max_lb_slots = ctx->dp.meta.max_lb_slots;
+		s.socket_lb_attached = ms_services_attached(ctx);
+		s.proxy_port = c.proxy_port;
+		s.proxy_connections = count_keys(ctx->dp.map_fd[MS_M_PROXY_CONNS], sizeof(struct ms_proxy_key));
 		s.prog_from_container_id = prog_id(ctx->dp.prog_fd[MS_P_FROM_CONTAINER]);
 		s.prog_to_container_id = prog_id(ctx->dp.prog_fd[MS_P_TO_CONTAINER]);
 		struct ms_hmap *m = &ctx->eps.by_ptr;

@@ -267,6 +267,12 @@ static int enable_services(struct microseg_ctx *ctx)
 	return ms_dp_config_set(ctx, &cfg);
 }
 
+bool ms_services_attached(struct microseg_ctx *ctx)
+{
+	char path[MICROSEG_PATH_MAX + 64];
+	return !pin_of(ctx, sock_hooks[0].pin, path, sizeof(path)) && access(path, F_OK) == 0;
+}
+
 int ms_services_detach(struct microseg_ctx *ctx)
 {
 	char path[MICROSEG_PATH_MAX + 64];

@@ -50,6 +50,13 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 	printf("events:       %llu emitted, %llu rate limited, %llu lost\n",
 	       (unsigned long long)st.events_emitted, (unsigned long long)st.events_rate_limited,
 	       (unsigned long long)st.events_lost);
+	printf("services:     %u / %u, %u backends / %u, %u slots / %u (%.1f%%), socket balancer %s\n",
+	       st.services, st.max_services, st.backends, st.max_backends, st.lb_slots, st.max_lb_slots,
+	       percent(st.lb_slots, st.max_lb_slots), st.socket_lb_attached ? "attached" : "not attached");
+	if (st.proxy_port)
+		printf("L7 proxy:     port %u, %u connections recorded\n", st.proxy_port, st.proxy_connections);
+	else
+		printf("L7 proxy:     not running (connections to ports with HTTP rules are dropped)\n");
 	if (st.event_rate)
 		printf("event rate:   %u/s per CPU, burst %u\n", st.event_rate, st.event_burst);
 	else

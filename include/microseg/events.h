@@ -158,6 +158,13 @@ struct microseg_status {
 	uint32_t event_rate, event_burst;
 	uint32_t prog_from_container_id; /* kernel program ids of the shared programs */
 	uint32_t prog_to_container_id;
+	/* Services and the L7 proxy (appended; sz tells whether the library filled them). */
+	uint32_t services, max_services;
+	uint32_t backends, max_backends;
+	uint32_t lb_slots, max_lb_slots;  /* selection slots in the map, both halves */
+	uint32_t socket_lb_attached;      /* 1: the socket programs are attached to their cgroup */
+	uint32_t proxy_port;              /* the L7 proxy's port if one runs (any process), else 0 */
+	uint32_t proxy_connections;       /* connections handed to the proxy, still recorded */
 };
 MICROSEG_API int microseg_ctx_status(struct microseg_ctx *ctx, struct microseg_status *status);
 

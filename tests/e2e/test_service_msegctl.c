@@ -149,6 +149,17 @@ int main(void)
 	E2E_CHECK(strstr(out, "deathstar") < strstr(out, "nothing-here"),
 		  "msegctl lists service 2 before service 1: not in id order");
 
+	/* msegctl status: two services, four backends, the socket balancer attached. */
+	{
+		const char *argv[] = { msegctl(), "--instance", s.t.instance, "status", NULL };
+
+		r = topo_run(NULL, 15000, out, sizeof(out), argv);
+		E2E_CHECK(r == 0, "msegctl status exited %d: %s", r, out);
+		E2E_CHECK(line_with(out, line, sizeof(line), "services:", " 2 /", "3 backends", "socket balancer attached",
+				    NULL),
+			  "msegctl status has no services line with 2 services, 3 backends, attached:\n%s", out);
+	}
+
 	e2e_finish(&s.t);
 	return 0;
 }
