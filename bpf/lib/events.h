@@ -85,6 +85,29 @@ static __always_inline int ms_event_take_token(struct ms_event_state *st, __u32 
 	return 1;
 }
 
+/* What every event passes before it is written: events on, and a token from this CPU's bucket
+ * (a refusal is counted as rate limited). The CPU's state to count the outcome in, or NULL;
+ * *now gets the time the event carries. */
+static __always_inline struct ms_event_state *ms_event_admit(__u64 *now)
+{
+	struct ms_event_state *st;
+	struct ms_config *cfg;
+	__u32 zero = 0;
+
+	cfg = bpf_map_lookup_elem(&ms_config, &zero);
+	if (!cfg || !(cfg->flags & MS_CFG_F_EVENTS) || cfg->event_rate == 0)
+		return NULL;
+	st = bpf_map_lookup_elem(&ms_event_state, &zero);
+	if (!st)
+		return NULL;
+	*now = bpf_ktime_get_ns();
+	if (!ms_event_take_token(st, cfg->event_rate, cfg->event_burst, *now)) {
+		st->limited++;
+		return NULL;
+	}
+	return st;
+}
+
 /*
  * Writes one event for the packet pkt (as far as it was parsed: zeros otherwise) judged for
  * the endpoint of f. type: MS_EVENT_FLOW_NEW or MS_EVENT_DROP (reason: its drop reason).
@@ -96,23 +119,13 @@ __noinline int ms_event_emit(struct __sk_buff *skb, const struct ms_pkt *pkt,
 {
 	struct ms_event_state *st;
 	struct ms_event_flow *ev;
-	struct ms_config *cfg;
-	__u32 zero = 0;
 	__u64 now;
 
 	if (!skb || !pkt || !f)
 		return 0;
-	cfg = bpf_map_lookup_elem(&ms_config, &zero);
-	if (!cfg || !(cfg->flags & MS_CFG_F_EVENTS) || cfg->event_rate == 0)
-		return 0;
-	st = bpf_map_lookup_elem(&ms_event_state, &zero);
+	st = ms_event_admit(&now);
 	if (!st)
 		return 0;
-	now = bpf_ktime_get_ns();
-	if (!ms_event_take_token(st, cfg->event_rate, cfg->event_burst, now)) {
-		st->limited++;
-		return 0;
-	}
 	ev = bpf_ringbuf_reserve(&ms_events, sizeof(*ev), 0);
 	if (!ev) {
 		st->lost++;
@@ -163,21 +176,11 @@ __noinline int ms_event_emit(struct __sk_buff *skb, const struct ms_pkt *pkt,
 static __always_inline int ms_event_output(void *rec, __u32 len)
 {
 	struct ms_event_state *st;
-	struct ms_config *cfg;
-	__u32 zero = 0;
 	__u64 now;
 
-	cfg = bpf_map_lookup_elem(&ms_config, &zero);
-	if (!cfg || !(cfg->flags & MS_CFG_F_EVENTS) || cfg->event_rate == 0)
-		return 0;
-	st = bpf_map_lookup_elem(&ms_event_state, &zero);
+	st = ms_event_admit(&now);
 	if (!st)
 		return 0;
-	now = bpf_ktime_get_ns();
-	if (!ms_event_take_token(st, cfg->event_rate, cfg->event_burst, now)) {
-		st->limited++;
-		return 0;
-	}
 	((struct ms_event_hdr *)rec)->ts_ns = now;
 	if (bpf_ringbuf_output(&ms_events, rec, len, 0)) {
 		st->lost++;
