@@ -174,8 +174,11 @@ int ms_from_container(struct __sk_buff *skb)
 	 * the backend, as in Kubernetes. */
 	reason = ms_lb_egress(skb, &pkt, &f);
 	if (reason == MS_DROP_NO_BACKEND) {
-		/* Counted as the drop it is; a SYN gets a RST, so the client is refused at once. */
+		/* Counted as the drop it is, and answered (a SYN with a RST, a datagram with a
+		 * port unreachable), so the client is refused at once. */
 		ms_drop(skb, &pkt, &f, reason);
+		if (pkt.l4_proto == IPPROTO_UDP)
+			return ms_reject_udp(skb, &pkt);
 		return ms_reject_syn(skb, &pkt);
 	}
 	if (reason != MS_DROP_NONE)

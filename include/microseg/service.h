@@ -23,7 +23,7 @@
  * get none but keep the connections they have; removing a backend never disturbs connections
  * to the others. A service with no ACTIVE backend refuses connections at once (connect()
  * fails with ECONNREFUSED; per packet the SYN is counted as a no_backend drop and answered
- * with a RST, so connect() fails the same way; a UDP datagram is dropped).
+ * with a RST, a UDP datagram with an ICMP port unreachable, so the client fails the same way).
  *
  * A change to one service (add/remove a backend, change a state) is written to an idle half of
  * its selection slots and made live by one atomic update of the service entry: a connection

@@ -644,6 +644,28 @@ static int is_reset_for(const struct frame *in, const struct frame *out)
 	return ok ? 0 : -1;
 }
 
+/* out must be the ICMP (v6) port unreachable answering the datagram in: from the frontend to
+ * the client, MACs swapped, quoting in's IP header and UDP header byte for byte, checksums
+ * that verify (ICMPv4 over its own bytes, ICMPv6 over the pseudo header too). */
+static int is_unreachable_for(const struct frame *in, const struct frame *out)
+{
+	struct layout li, lo;
+	layout_of(in, &li);
+	layout_of(out, &lo);
+	size_t quote = li.l4 + 8 - li.l3;
+	int icmp_ok = lo.v6 ? out->d[lo.l4] == 1 && out->d[lo.l4 + 1] == 4 && checksums_ok(out)
+			    : out->d[lo.l4] == 3 && out->d[lo.l4 + 1] == 3 &&
+				      pb_csum(out->d + lo.l3, lo.l4 - lo.l3, 0) == 0 &&
+				      pb_csum(out->d + lo.l4, lo.end - lo.l4, 0) == 0;
+	int ok = out->len == lo.l4 + 8 + quote && lo.end == out->len && lo.v6 == li.v6 &&
+		 lo.proto == (lo.v6 ? 58 : 1) && !memcmp(out->d, in->d + 6, 6) && !memcmp(out->d + 6, in->d, 6) &&
+		 !memcmp(out->d + lo.src, in->d + li.dst, lo.alen) && !memcmp(out->d + lo.dst, in->d + li.src, lo.alen) &&
+		 !memcmp(out->d + lo.l4 + 8, in->d + li.l3, quote) && icmp_ok;
+	if (!ok)
+		printf("#   not the expected port unreachable (len %u)\n", out->len);
+	return ok ? 0 : -1;
+}
+
 /* No active backend per packet: the SYN is counted as a no_backend drop and answered with a
  * RST (the client is refused at once, as at the socket hook); other packets are dropped. */
 static int tc_no_backend(void)
@@ -652,6 +674,7 @@ static int tc_no_backend(void)
 	static const struct dp_pkt syn = TCP4(IP4_A, VIP4, 40000, 80, SYN);
 	static const struct dp_pkt syn6 = TCP6(IP6_A, VIP6, 40000, 80, SYN);
 	static const struct dp_pkt udp = UDP4(IP4_A, VIP4, 40000, 53);
+	static const struct dp_pkt udp6 = UDP6(IP6_A, VIP6, 40000, 53);
 	static const struct dp_count want[] = { { EP_A, MS_DIR_EGRESS, MS_DROP_NO_BACKEND, 1 } };
 	static struct frame in, out;
 
@@ -673,11 +696,17 @@ static int tc_no_backend(void)
 	CHECK(is_reset_for(&in, &out) == 0);
 	drain();
 
-	/* Nothing to answer a datagram with here: dropped. */
+	/* A datagram gets a port unreachable quoting it. */
 	CHECK(put_service(&dns4, NULL, 0) == 0);
 	CHECK(build(&in, &udp, FROM) == 0);
 	CHECK(run(FROM, &in, &out) == 0);
-	CHECK(out.verdict == TC_ACT_SHOT);
+	CHECK(out.verdict == TC_ACT_REDIRECT);
+	CHECK(is_unreachable_for(&in, &out) == 0);
+	CHECK(put_service(&dns6, NULL, 0) == 0);
+	CHECK(build(&in, &udp6, FROM) == 0);
+	CHECK(run(FROM, &in, &out) == 0);
+	CHECK(out.verdict == TC_ACT_REDIRECT);
+	CHECK(is_unreachable_for(&in, &out) == 0);
 	drain();
 	return 0;
 }
@@ -1417,7 +1446,8 @@ static const struct lb_case cases[] = {
 	{ "UDP/IPv4 to a frontend and back", tc_udp4, 0 },
 	{ "UDP/IPv4 without a checksum keeps none", tc_udp4_no_csum, 0 },
 	{ "UDP/IPv6 to a frontend and back", tc_udp6, 0 },
-	{ "no active backend: a SYN is answered with a RST, counted as no_backend", tc_no_backend, 0 },
+	{ "no active backend: a SYN gets a RST, a datagram a port unreachable; counted as no_backend",
+	  tc_no_backend, 0 },
 	{ "packets to no frontend leave byte for byte unchanged", tc_not_service, 0 },
 	{ "Maglev: the table slot of the tuple's hash, stable for the tuple", tc_maglev, 0 },
 	{ "a lost entry finds its backend again; a SYN leaves a draining one",

@@ -246,6 +246,23 @@ def udp_refused(addr, port):
     print("%s %.3f" % (what, (time.monotonic() - t0) * 1000), flush=True)
 
 
+def udp_refused_connected(addr, port):
+    """A connected UDP socket learns of an ICMP port unreachable at its next receive."""
+    s = socket.socket(family_of(addr), socket.SOCK_DGRAM)
+    s.connect((addr, port))
+    s.settimeout(1.5)
+    t0 = time.monotonic()
+    try:
+        s.send(b"x")
+        s.recv(100)
+        what = "OK"
+    except socket.timeout:
+        what = "TIMEOUT"
+    except OSError as e:
+        what = errno_name(e)
+    print("%s %.3f" % (what, (time.monotonic() - t0) * 1000), flush=True)
+
+
 def stream(addr, port, seconds):
     s = socket.create_connection((addr, port), timeout=5)
     s.settimeout(30)
@@ -287,6 +304,8 @@ def main():
         udp_many(a[0], int(a[1]), int(a[2]), a[3], False)
     elif cmd == "udp-one-socket":
         udp_many(a[0], int(a[1]), int(a[2]), "sendto", True)
+    elif cmd == "udp-refused-connected":
+        udp_refused_connected(*a[:1], int(a[1]))
     elif cmd == "udp-refused":
         udp_refused(a[0], int(a[1]))
     elif cmd == "stream":

@@ -95,6 +95,9 @@ void svc_tally_log(const char *what, const struct svc_tally *tl);
 double svc_connect(const struct e2e_ep *from, const char *addr, int port, double timeout_s,
 		   char *what, size_t len);
 /* One UDP sendto(): result word into what, duration in ms. */
+/* A connected UDP socket sends one datagram and waits up to 1.5 s for an answer: "OK",
+ * "TIMEOUT" or the errno name (ECONNREFUSED after a port unreachable), and the time. */
+double svc_udp_connected(const struct e2e_ep *from, const char *addr, int port, char *what, size_t len);
 double svc_udp_send(const struct e2e_ep *from, const char *addr, int port, char *what,
 		    size_t len);
 

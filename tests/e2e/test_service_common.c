@@ -318,6 +318,16 @@ double svc_udp_send(const struct e2e_ep *from, const char *addr, int port, char 
 	return word_and_ms(buf, what, len);
 }
 
+double svc_udp_connected(const struct e2e_ep *from, const char *addr, int port, char *what, size_t len)
+{
+	char p[16], buf[256];
+	const char *args[] = { "udp-refused-connected", addr, p, NULL };
+
+	snprintf(p, sizeof(p), "%d", port);
+	run_peer(from->ns, buf, sizeof(buf), args);
+	return word_and_ms(buf, what, len);
+}
+
 /* ---- streams ---- */
 
 void svc_stream_start(struct svc_stream *st, const struct e2e_ep *from, const char *addr,

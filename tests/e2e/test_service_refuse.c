@@ -7,7 +7,8 @@
  *    MAINTENANCE. Set ACTIVE, the backend answers; back in MAINTENANCE, refused again.
  *  - per packet (client started outside the cgroup): the SYN is counted at the client's
  *    egress as MICROSEG_DROP_NO_BACKEND and answered with a RST, so connect() fails with
- *    ECONNREFUSED at once too.
+ *    ECONNREFUSED at once too; a datagram gets an ICMP port unreachable, which a connected
+ *    UDP socket reports as ECONNREFUSED.
  */
 #include "test_policy.h"
 #include "test_service.h"
@@ -91,6 +92,8 @@ int main(void)
 	drops0 = pol_drops(&s.t, cl, MICROSEG_DIR_EGRESS, MICROSEG_DROP_NO_BACKEND);
 	svc_leave_cgroup(&s);
 	ms = svc_connect(cl, vip0, SVC_HTTP_PORT, 1.5, word, sizeof(word));
+	char uword[32];
+	double ums = svc_udp_connected(cl, vip0, SVC_UDP_PORT, uword, sizeof(uword));
 	svc_enter_cgroup(&s);
 	drops1 = pol_drops(&s.t, cl, MICROSEG_DIR_EGRESS, MICROSEG_DROP_NO_BACKEND);
 	e2e_log("per packet: connect gave %s after %.0f ms; no_backend drops at the client's "
@@ -100,6 +103,9 @@ int main(void)
 	E2E_CHECK(!strcmp(word, "ECONNREFUSED") && ms < 250, "per-packet connect to an empty service gave %s after %.0f ms",
 		  word, ms);
 	E2E_CHECK(drops1 > drops0, "no MICROSEG_DROP_NO_BACKEND counted at the client's egress");
+	e2e_log("per packet, UDP: a connected socket gave %s after %.0f ms", uword, ums);
+	E2E_CHECK(!strcmp(uword, "ECONNREFUSED") && ums < 250,
+		  "per-packet UDP to an empty service gave %s after %.0f ms (want the port unreachable)", uword, ums);
 
 	e2e_finish(&s.t);
 	return 0;
