@@ -808,6 +808,18 @@ static int host_addr_one(struct microseg_ctx *ctx, const struct ms_addr *a)
 	return ms_dp_ipcache_set(ctx, a, &v);
 }
 
+struct microseg_endpoint *ms_endpoint_by_id(struct microseg_ctx *ctx, uint32_t ep_id)
+{
+	struct ms_hmap *m = &ctx->eps.by_ptr;
+	for (size_t b = 0; b < m->nbuckets; b++)
+		for (struct ms_hnode *n = m->buckets[b]; n; n = n->next) {
+			struct microseg_endpoint *e = ms_container_of(n, struct microseg_endpoint, by_ptr);
+			if (e->ep_id == ep_id)
+				return e;
+		}
+	return NULL;
+}
+
 int ms_host_addrs_sync(struct microseg_ctx *ctx)
 {
 	/* The gateways are the host's too, held or not yet: the first veth brings them, and the

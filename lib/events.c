@@ -43,18 +43,6 @@ static int64_t clock_ns(clockid_t c)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static const struct microseg_endpoint *endpoint_by_id(struct microseg_ctx *ctx, uint32_t ep_id)
-{
-	struct ms_hmap *m = &ctx->eps.by_ptr;
-	for (size_t b = 0; b < m->nbuckets; b++)
-		for (struct ms_hnode *n = m->buckets[b]; n; n = n->next) {
-			const struct microseg_endpoint *e = ms_container_of(n, struct microseg_endpoint, by_ptr);
-			if (e->ep_id == ep_id)
-				return e;
-		}
-	return NULL;
-}
-
 static void addr_text(uint8_t family, const uint8_t *bytes, char *out, size_t len)
 {
 	if (!inet_ntop(family == MS_FAMILY_IPV6 ? AF_INET6 : AF_INET, bytes, out, (socklen_t)len))
@@ -63,7 +51,7 @@ static void addr_text(uint8_t family, const uint8_t *bytes, char *out, size_t le
 
 static void fill_endpoint_name(struct microseg_ctx *ctx, struct microseg_event *ev)
 {
-	const struct microseg_endpoint *e = endpoint_by_id(ctx, ev->endpoint_id);
+	const struct microseg_endpoint *e = ms_endpoint_by_id(ctx, ev->endpoint_id);
 	if (e)
 		snprintf(ev->endpoint_name, sizeof(ev->endpoint_name), "%s", e->name[0] ? e->name : e->ifname);
 }
@@ -101,7 +89,7 @@ static bool decode_l7(struct microseg_ctx *ctx, const void *data, const struct m
 	snprintf(ev->http_path, sizeof(ev->http_path), "%s", r.path);
 	ev->http_status = r.status;
 	ev->latency_us = r.latency_us;
-	const struct microseg_endpoint *e = endpoint_by_id(ctx, r.ep_id);
+	const struct microseg_endpoint *e = ms_endpoint_by_id(ctx, r.ep_id);
 	if (e)
 		ev->ifindex = e->ifindex; /* the proxy knows the endpoint, not its interface */
 	fill_endpoint_name(ctx, ev);
@@ -133,7 +121,7 @@ static bool decode_svc(struct microseg_ctx *ctx, const void *data, const struct 
 	if (r.hook == MS_SVC_HOOK_TC && h->len >= offsetof(struct ms_event_svc, pad3)) {
 		addr_text(r.family, r.client, ev->src_addr, sizeof(ev->src_addr));
 		ev->src_port = ntohs(r.client_port);
-		const struct microseg_endpoint *e = endpoint_by_id(ctx, r.ep_id);
+		const struct microseg_endpoint *e = ms_endpoint_by_id(ctx, r.ep_id);
 		if (e)
 			ev->src_identity = microseg_identity_id(e->identity);
 	}

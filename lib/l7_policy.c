@@ -14,18 +14,6 @@
 
 #include "policy_internal.h"
 
-static struct microseg_endpoint *endpoint_by_id(struct microseg_ctx *ctx, uint32_t ep_id)
-{
-	struct ms_hmap *m = &ctx->eps.by_ptr;
-	for (size_t b = 0; b < m->nbuckets; b++)
-		for (struct ms_hnode *n = m->buckets[b]; n; n = n->next) {
-			struct microseg_endpoint *ep = ms_container_of(n, struct microseg_endpoint, by_ptr);
-			if (ep->ep_id == ep_id)
-				return ep;
-		}
-	return NULL;
-}
-
 static bool section_has_peer(struct microseg_ctx *ctx, const struct ms_section *s, uint32_t peer)
 {
 	if (!s->n_peers)
@@ -84,7 +72,7 @@ int ms_l7_resolve(struct microseg_ctx *ctx, uint32_t ep_id, uint8_t dir, uint32_
 	out->allow_all = out->deny_all = false;
 	out->n = 0;
 	out->gen = atomic_load(&ctx->pol->l7_gen);
-	struct microseg_endpoint *ep = endpoint_by_id(ctx, ep_id);
+	struct microseg_endpoint *ep = ms_endpoint_by_id(ctx, ep_id);
 	if (!ep) {
 		out->deny_all = true; /* the endpoint went away: nothing to serve */
 		return 0;

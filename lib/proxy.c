@@ -76,19 +76,11 @@ struct proxy_conn {
 	bool resolved[2];
 };
 
-static uint32_t instance_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
-}
-
 /* The instance's policy routing: the same for every process that runs its proxy, so a
  * leftover of one that died can be found (and is replaced, or removed at purge). */
 static void routing_of(const struct microseg_ctx *ctx, uint32_t *mark, uint32_t *table, uint32_t *pref)
 {
-	uint32_t h = instance_hash(ctx->instance);
+	uint32_t h = (uint32_t)ms_hash_str(ctx->instance);
 	*mark = MARK_BASE | ((h & 0xffff) << 1);
 	*table = TABLE_BASE + (h & 0xffff);
 	*pref = RULE_PREF_BASE + (h % 1000);

@@ -70,8 +70,9 @@ struct ms_services {
 	uint8_t *backend_ids; /* bitmap, max_backends bits; id 0 unused */
 	uint32_t max_backends;
 	uint32_t next_backend;
-	uint32_t *slot_buf;   /* scratch for tables */
-	uint32_t *key_buf;
+	uint32_t *slot_buf;   /* scratch for a table and its keys, grown on first use */
+	struct ms_lb_slot_key *key_buf;
+	size_t buf_cap;
 	int log_fd;           /* the service log, -1 until first written */
 	size_t log_lines;
 };
@@ -103,16 +104,11 @@ static struct ms_services *svcs(struct microseg_ctx *ctx)
 		return NULL;
 	s->max_backends = maxb;
 	s->backend_ids = calloc(maxb / 8 + 1, 1);
-	s->slot_buf = malloc(MAGLEV_MAX * sizeof(uint32_t));
-	s->key_buf = malloc(MAGLEV_MAX * sizeof(uint32_t) * 2);
 	s->next_id = 1;
 	s->next_backend = 1;
 	s->log_fd = -1;
 	ms_hmap_init(&s->by_ptr);
-	if (!s->backend_ids || !s->slot_buf || !s->key_buf) {
-		free(s->backend_ids);
-		free(s->slot_buf);
-		free(s->key_buf);
+	if (!s->backend_ids) {
 		free(s);
 		return NULL;
 	}
@@ -307,14 +303,43 @@ static int write_backend(struct microseg_ctx *ctx, const struct microseg_service
 	return 0;
 }
 
+/* Room for n slots and their keys in the scratch buffers. */
+static int scratch(struct ms_services *s, size_t n)
+{
+	if (n <= s->buf_cap)
+		return 0;
+	uint32_t *slots = realloc(s->slot_buf, n * sizeof(*slots));
+	if (slots)
+		s->slot_buf = slots;
+	struct ms_lb_slot_key *keys = realloc(s->key_buf, n * sizeof(*keys));
+	if (keys)
+		s->key_buf = keys;
+	if (!slots || !keys)
+		return -ENOMEM;
+	s->buf_cap = n;
+	return 0;
+}
+
+/* The keys of slots [from, to) of one half, in key_buf from index 0. */
+static struct ms_lb_slot_key *slot_keys(struct ms_services *s, uint32_t svc_id, uint8_t half, uint32_t from,
+					uint32_t to)
+{
+	for (uint32_t i = from; i < to; i++)
+		s->key_buf[i - from] = (struct ms_lb_slot_key){ .svc_id = svc_id,
+							       .slot = (half ? MS_LB_SLOT_HALF : 0) | i };
+	return s->key_buf;
+}
+
 /* The slots of the active backends: the weighted list or the Maglev table. */
 static int build_slots(struct ms_services *s, const struct microseg_service *svc, uint32_t *count)
 {
 	struct ms_lb_member *m = calloc(svc->n ? svc->n : 1, sizeof(*m));
 	size_t n = 0, cnt = 0;
-	int err = 0;
-	if (!m)
+	int err = scratch(s, svc->algorithm == MICROSEG_LB_MAGLEV ? svc->maglev_size : WEIGHTED_LIST_MAX);
+	if (!m || err) {
+		free(m);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < svc->n; i++)
 		if (svc->b[i].state == MICROSEG_BACKEND_ACTIVE)
 			m[n++] = (struct ms_lb_member){ .id = svc->b[i].id, .weight = svc->b[i].weight,
@@ -332,9 +357,7 @@ static int build_slots(struct ms_services *s, const struct microseg_service *svc
 
 static int write_slots(struct microseg_ctx *ctx, struct ms_services *s, uint32_t svc_id, uint8_t half, uint32_t n)
 {
-	struct ms_lb_slot_key *keys = (struct ms_lb_slot_key *)s->key_buf;
-	for (uint32_t i = 0; i < n; i++)
-		keys[i] = (struct ms_lb_slot_key){ .svc_id = svc_id, .slot = (half ? MS_LB_SLOT_HALF : 0) | i };
+	struct ms_lb_slot_key *keys = slot_keys(s, svc_id, half, 0, n);
 	uint32_t done = n;
 	LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
 	if (n && bpf_map_update_batch(ctx->dp.map_fd[MS_M_LB_SLOTS], keys, s->slot_buf, &done, &o)) {
@@ -348,11 +371,9 @@ static int write_slots(struct microseg_ctx *ctx, struct ms_services *s, uint32_t
 static void delete_slots(struct microseg_ctx *ctx, struct ms_services *s, uint32_t svc_id, uint8_t half,
 			 uint32_t from, uint32_t to)
 {
-	if (from >= to)
+	if (from >= to || scratch(s, to - from))
 		return;
-	struct ms_lb_slot_key *keys = (struct ms_lb_slot_key *)s->key_buf;
-	for (uint32_t i = from; i < to; i++)
-		keys[i - from] = (struct ms_lb_slot_key){ .svc_id = svc_id, .slot = (half ? MS_LB_SLOT_HALF : 0) | i };
+	struct ms_lb_slot_key *keys = slot_keys(s, svc_id, half, from, to);
 	uint32_t n = to - from;
 	LIBBPF_OPTS(bpf_map_batch_opts, o);
 	bpf_map_delete_batch(ctx->dp.map_fd[MS_M_LB_SLOTS], keys, &n, &o);
@@ -1119,14 +1140,17 @@ static int cmp_svc_id(const void *a, const void *b)
 
 int ms_services_restore(struct microseg_ctx *ctx)
 {
-	if (!svcs(ctx))
-		return -ENOMEM;
 	char path[MICROSEG_PATH_MAX + 64];
 	if (log_path(ctx, path, sizeof(path), ""))
 		return -ENAMETOOLONG;
+	/* An instance that never had a service allocates nothing for them. */
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return errno == ENOENT ? 0 : ms_err(ctx, -errno, "service: cannot read %s", path);
+	if (!svcs(ctx)) {
+		fclose(f);
+		return -ENOMEM;
+	}
 	char line[1024];
 	unsigned lineno = 0;
 	int err = 0;
