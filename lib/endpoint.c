@@ -26,30 +26,29 @@ int ms_endpoints_init(struct microseg_ctx *ctx, uint32_t max_endpoints)
 	ms_hmap_init(&e->by_ifindex);
 	e->max = max_endpoints;
 	e->count = 0;
-	e->used_ids = calloc((max_endpoints + 7) / 8, 1);
-	return e->used_ids ? 0 : -ENOMEM;
+	e->by_id = calloc(max_endpoints, sizeof(*e->by_id));
+	return e->by_id ? 0 : -ENOMEM;
 }
 
 static bool id_used(struct ms_endpoints *e, uint32_t id)
 {
-	return e->used_ids[id / 8] & (1u << (id % 8));
+	return id < e->max && e->by_id[id];
 }
 
-static void id_set(struct ms_endpoints *e, uint32_t id, bool used)
+/* ep NULL frees the id. */
+static void id_set(struct ms_endpoints *e, uint32_t id, struct microseg_endpoint *ep)
 {
-	if (used)
-		e->used_ids[id / 8] |= (uint8_t)(1u << (id % 8));
-	else
-		e->used_ids[id / 8] &= (uint8_t)~(1u << (id % 8));
+	if (id < e->max)
+		e->by_id[id] = ep;
 }
 
 /* Lowest free id: ids index the per-CPU stats array, so keep them dense. Id 0 means "none". */
-static int alloc_ep_id(struct ms_endpoints *e, uint32_t *out)
+static int alloc_ep_id(struct ms_endpoints *e, struct microseg_endpoint *ep)
 {
 	for (uint32_t id = 1; id < e->max; id++)
 		if (!id_used(e, id)) {
-			id_set(e, id, true);
-			*out = id;
+			id_set(e, id, ep);
+			ep->ep_id = id;
 			return 0;
 		}
 	return -ENOSPC;
@@ -169,7 +168,7 @@ static void free_endpoint(struct microseg_ctx *ctx, struct microseg_endpoint *ep
 {
 	ms_hmap_remove(&ctx->eps.by_ptr, &ep->by_ptr);
 	ms_hmap_remove(&ctx->eps.by_ifindex, &ep->by_ifindex);
-	id_set(&ctx->eps, ep->ep_id, false);
+	id_set(&ctx->eps, ep->ep_id, NULL);
 	ctx->eps.count--;
 	ep->magic = 0;
 	free(ep);
@@ -266,7 +265,7 @@ static int endpoint_add_locked(struct microseg_ctx *ctx, const struct ep_spec *s
 		ep->addrs[i] = s->addrs[i];
 		ms_addr_format(&s->addrs[i], ep->addr_text[i], MS_ADDR_STRLEN);
 	}
-	int err = alloc_ep_id(&ctx->eps, &ep->ep_id);
+	int err = alloc_ep_id(&ctx->eps, ep);
 	if (err) {
 		free(ep);
 		return ms_err(ctx, err, "endpoint: all %u endpoint slots are in use", ctx->eps.max - 1);
@@ -713,7 +712,7 @@ int ms_endpoint_restore(struct microseg_ctx *ctx, const struct microseg_endpoint
 		free(ep);
 		return -ENOMEM;
 	}
-	id_set(&ctx->eps, ep->ep_id, true);
+	id_set(&ctx->eps, ep->ep_id, ep);
 	ctx->eps.count++;
 	ms_identity_ref(id);
 	return 0;
@@ -796,8 +795,8 @@ void ms_endpoints_free(struct microseg_ctx *ctx)
 	each_endpoint(ctx, free_one);
 	ms_hmap_free(&ctx->eps.by_ptr);
 	ms_hmap_free(&ctx->eps.by_ifindex);
-	free(ctx->eps.used_ids);
-	ctx->eps.used_ids = NULL;
+	free(ctx->eps.by_id);
+	ctx->eps.by_id = NULL;
 }
 
 static int host_addr_one(struct microseg_ctx *ctx, const struct ms_addr *a)
@@ -810,14 +809,7 @@ static int host_addr_one(struct microseg_ctx *ctx, const struct ms_addr *a)
 
 struct microseg_endpoint *ms_endpoint_by_id(struct microseg_ctx *ctx, uint32_t ep_id)
 {
-	struct ms_hmap *m = &ctx->eps.by_ptr;
-	for (size_t b = 0; b < m->nbuckets; b++)
-		for (struct ms_hnode *n = m->buckets[b]; n; n = n->next) {
-			struct microseg_endpoint *e = ms_container_of(n, struct microseg_endpoint, by_ptr);
-			if (e->ep_id == ep_id)
-				return e;
-		}
-	return NULL;
+	return ctx->eps.by_id && ep_id < ctx->eps.max ? ctx->eps.by_id[ep_id] : NULL;
 }
 
 int ms_host_addrs_sync(struct microseg_ctx *ctx)

@@ -211,7 +211,7 @@ struct microseg_endpoint {
 
 struct ms_endpoints {
 	struct ms_hmap by_ptr, by_ifindex;
-	uint8_t *used_ids; /* bitmap of ep ids in use, max_endpoints bits */
+	struct microseg_endpoint **by_id; /* ep id -> endpoint, NULL if free; max_endpoints slots */
 	uint32_t max;
 	size_t count;
 };
@@ -223,7 +223,7 @@ int ms_endpoint_restore(struct microseg_ctx *ctx, const struct microseg_endpoint
 int ms_endpoints_detach_all(struct microseg_ctx *ctx);
 /* After a restore: removes kernel entries of endpoints the state directory does not know. */
 int ms_endpoints_reconcile(struct microseg_ctx *ctx);
-/* The live endpoint with datapath id ep_id, or NULL (a walk: for events and the proxy). */
+/* The live endpoint with datapath id ep_id, or NULL (events and the proxy: per event). */
 struct microseg_endpoint *ms_endpoint_by_id(struct microseg_ctx *ctx, uint32_t ep_id);
 /* Records this host's own addresses (and the gateways) in the ipcache as the host identity. */
 int ms_host_addrs_sync(struct microseg_ctx *ctx);
