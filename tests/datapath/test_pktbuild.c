@@ -364,6 +364,28 @@ static int udp_socket(int family, const char *addr)
 	return err ? -1 : fd;
 }
 
+/* The kernel inserts an IPv6 address's local route from a work item that needs the rtnl lock,
+ * after `ip addr add` has returned; with other tests busy on rtnl, a frame sent before then is
+ * dropped as not ours. Wait for the route rather than racing it. */
+static int wait_local_route6(const char *addr)
+{
+	char cmd[128], line[256];
+	int i, found = 0;
+
+	snprintf(cmd, sizeof(cmd), "ip -6 route show table local %s 2>/dev/null", addr);
+	for (i = 0; i < 500 && !found; i++) {
+		FILE *f = popen(cmd, "r");
+
+		if (!f)
+			return -1;
+		found = fgets(line, sizeof(line), f) != NULL;
+		pclose(f);
+		if (!found)
+			settle();
+	}
+	return found ? 0 : -1;
+}
+
 static int setup_netns(void)
 {
 	char a[16], b[16];
@@ -398,7 +420,9 @@ static int setup_netns(void)
 		return -1;
 	env.udp4 = udp_socket(AF_INET, PEER4);
 	env.udp6 = udp_socket(AF_INET6, PEER6);
-	return env.udp4 < 0 || env.udp6 < 0 ? -1 : 0;
+	if (env.udp4 < 0 || env.udp6 < 0)
+		return -1;
+	return wait_local_route6(PEER6);
 }
 
 int main(void)
