@@ -45,9 +45,9 @@
 struct proxy_worker {
 	struct ms_proxy *px;
 	struct ms_proxy_engine *pe;
-	int epfd;   /* listeners + the engine's fd + the stop eventfd */
 	pthread_t thread;
 	bool started;
+	bool stop; /* the stop eventfd was seen (worker threads) */
 	struct ms_l7_emit_batch records; /* L7 records waiting for one ms_l7_emit run */
 };
 
@@ -252,35 +252,33 @@ static void accept_all(struct proxy_worker *w, int lfd)
 	}
 }
 
-/* One round of a worker's loop: what epoll reports, then the engine. */
-static int worker_round(struct proxy_worker *w, int timeout_ms, bool *stop)
+static void on_listener(void *arg, int fd, uint32_t events)
 {
-	struct epoll_event evs[8];
-	int n = epoll_wait(w->epfd, evs, 8, timeout_ms);
-	if (n < 0)
-		return errno == EINTR ? 0 : -errno;
-	int handled = 0;
-	for (int i = 0; i < n; i++) {
-		int fd = evs[i].data.fd;
-		if (fd == w->px->stopfd) {
-			*stop = true;
-		} else if (fd == w->px->lfd[0] || fd == w->px->lfd[1]) {
-			accept_all(w, fd);
-			handled++;
-		}
-	}
-	/* The engine's own timers (idle connections) need it run now and then even when quiet. */
-	int r = ms_pe_run(w->pe, 0);
+	(void)events;
+	accept_all(arg, fd);
+}
+
+static void on_stop(void *arg, int fd, uint32_t events)
+{
+	(void)fd;
+	(void)events;
+	((struct proxy_worker *)arg)->stop = true;
+}
+
+/* One round of a worker's loop: one wait on the engine's epoll set, which also holds the
+ * listeners and the stop eventfd, then the round's flow records in one batch. */
+static int worker_round(struct proxy_worker *w, int timeout_ms)
+{
+	int r = ms_pe_run(w->pe, timeout_ms);
 	flush_records(w);
-	return r < 0 && r != -EINTR ? r : handled + (r > 0 ? r : 0);
+	return r == -EINTR ? 0 : r;
 }
 
 static void *worker_main(void *arg)
 {
 	struct proxy_worker *w = arg;
-	bool stop = false;
-	while (!stop)
-		if (worker_round(w, 100, &stop) < 0)
+	while (!w->stop)
+		if (worker_round(w, 100) < 0)
 			break;
 	return NULL;
 }
@@ -351,27 +349,19 @@ static int open_listeners(struct ms_proxy *px, uint16_t want)
 	return ms_err(px->ctx, -EADDRINUSE, "proxy: no port free on both 127.0.0.1 and ::1");
 }
 
-static int epoll_add(int epfd, int fd, uint32_t events)
-{
-	struct epoll_event ev = { .events = events, .data.fd = fd };
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
-}
-
 static int worker_init(struct ms_proxy *px, struct proxy_worker *w, const struct ms_pe_opts *eo)
 {
 	w->px = px;
-	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->pe = ms_pe_new(eo, &engine_ops, px);
-	if (w->epfd < 0 || !w->pe)
+	if (!w->pe)
 		return -ENOMEM;
+	/* With several workers, one of them is woken per new connection, not all. */
 	uint32_t lev = EPOLLIN | (px->threads > 1 ? EPOLLEXCLUSIVE : 0);
-	int err = epoll_add(w->epfd, px->lfd[0], lev);
+	int err = ms_pe_watch(w->pe, px->lfd[0], lev, on_listener, w);
 	if (!err)
-		err = epoll_add(w->epfd, px->lfd[1], lev);
+		err = ms_pe_watch(w->pe, px->lfd[1], lev, on_listener, w);
 	if (!err)
-		err = epoll_add(w->epfd, ms_pe_fd(w->pe), EPOLLIN);
-	if (!err)
-		err = epoll_add(w->epfd, px->stopfd, EPOLLIN);
+		err = ms_pe_watch(w->pe, px->stopfd, EPOLLIN, on_stop, w);
 	return err;
 }
 
@@ -402,8 +392,6 @@ static void proxy_destroy(struct ms_proxy *px)
 	for (size_t i = 0; i < px->n_workers; i++) {
 		ms_pe_free(px->workers[i].pe);
 		flush_records(&px->workers[i]);
-		if (px->workers[i].epfd >= 0)
-			close(px->workers[i].epfd);
 	}
 	free(px->workers);
 	for (int i = 0; i < 2; i++)
@@ -463,8 +451,6 @@ MICROSEG_API int microseg_proxy_start(struct microseg_ctx *ctx, const struct mic
 		err = -ENOMEM;
 		goto fail;
 	}
-	for (size_t i = 0; i < px->n_workers; i++)
-		px->workers[i].epfd = -1;
 	if ((err = open_listeners(px, MS_OPT(opts, port, 0))))
 		goto fail;
 	if ((err = ms_nl_tproxy_routing(ctx, true, px->mark, px->table, px->pref)))
@@ -539,7 +525,7 @@ MICROSEG_API int microseg_proxy_fd(struct microseg_ctx *ctx)
 {
 	struct ms_proxy *px;
 	int err = loop_proxy(ctx, &px);
-	return err ? err : px->workers[0].epfd;
+	return err ? err : ms_pe_fd(px->workers[0].pe);
 }
 
 MICROSEG_API int microseg_proxy_process(struct microseg_ctx *ctx, int timeout_ms)
@@ -548,8 +534,7 @@ MICROSEG_API int microseg_proxy_process(struct microseg_ctx *ctx, int timeout_ms
 	int err = loop_proxy(ctx, &px);
 	if (err)
 		return err;
-	bool stop = false;
-	return worker_round(&px->workers[0], timeout_ms, &stop);
+	return worker_round(&px->workers[0], timeout_ms);
 }
 
 MICROSEG_API int microseg_proxy_port(struct microseg_ctx *ctx)

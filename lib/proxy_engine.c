@@ -90,9 +90,19 @@ struct pe_conn {
 	uint64_t last_active_ms;
 };
 
+/* A descriptor of the owner's (a listener, a stop signal) in the engine's epoll set: one
+ * epoll_wait per round serves both, instead of an outer set waiting on the engine's. */
+struct pe_watch {
+	struct pe_sock tag; /* first: the epoll tag; tag.conn is NULL */
+	ms_pe_watch_fn fn;
+	void *arg;
+};
+
 struct ms_proxy_engine {
 	int epfd, timerfd;
 	struct pe_sock timer_sock; /* epoll tag of timerfd */
+	struct pe_watch watches[MS_PE_MAX_WATCHES];
+	unsigned n_watches;
 	bool timer_armed;
 	struct ms_pe_opts opts;
 	struct ms_pe_ops ops;
@@ -985,6 +995,24 @@ int ms_pe_fd(const struct ms_proxy_engine *pe)
 	return pe ? pe->epfd : -EINVAL;
 }
 
+int ms_pe_watch(struct ms_proxy_engine *pe, int fd, uint32_t events, ms_pe_watch_fn fn, void *arg)
+{
+	struct epoll_event ev = { .events = events };
+	struct pe_watch *w;
+
+	if (!pe || fd < 0 || !fn || !events)
+		return -EINVAL;
+	if (pe->n_watches == MS_PE_MAX_WATCHES)
+		return -ENOSPC;
+	w = &pe->watches[pe->n_watches];
+	*w = (struct pe_watch){ .tag = { .fd = fd, .events = events }, .fn = fn, .arg = arg };
+	ev.data.ptr = &w->tag;
+	if (epoll_ctl(pe->epfd, EPOLL_CTL_ADD, fd, &ev))
+		return -errno;
+	pe->n_watches++;
+	return 0;
+}
+
 int ms_pe_add_conn(struct ms_proxy_engine *pe, int client_fd, const struct sockaddr *upstream,
 		   socklen_t upstream_len, uint32_t upstream_mark, const struct sockaddr *bind_addr,
 		   socklen_t bind_len, void *conn_user)
@@ -1063,6 +1091,11 @@ int ms_pe_run(struct ms_proxy_engine *pe, int timeout_ms)
 
 		if (s == &pe->timer_sock) {
 			timer_event(pe);
+			continue;
+		}
+		if (!s->conn) {
+			struct pe_watch *w = (struct pe_watch *)s;
+			w->fn(w->arg, s->fd, ev[i].events);
 			continue;
 		}
 		if (s->conn->dead)

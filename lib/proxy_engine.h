@@ -95,6 +95,14 @@ int ms_pe_add_conn(struct ms_proxy_engine *pe, int client_fd, const struct socka
 		   socklen_t upstream_len, uint32_t upstream_mark, const struct sockaddr *bind_addr,
 		   socklen_t bind_len, void *conn_user);
 
+/* Adds one of the owner's descriptors (at most MS_PE_MAX_WATCHES, for the engine's life; the
+ * owner closes them after ms_pe_free()) to the engine's epoll set with these epoll events:
+ * ms_pe_run() calls fn(arg, fd, events) when it is ready. 0, -EINVAL, -ENOSPC, or -errno of
+ * epoll_ctl. */
+#define MS_PE_MAX_WATCHES 4
+typedef void (*ms_pe_watch_fn)(void *arg, int fd, uint32_t events);
+int ms_pe_watch(struct ms_proxy_engine *pe, int fd, uint32_t events, ms_pe_watch_fn fn, void *arg);
+
 /* Handles ready I/O and timeouts, waiting up to timeout_ms (0: no wait, -1: forever) for some.
  * Returns the number of events handled, or -errno (-EINTR included). */
 int ms_pe_run(struct ms_proxy_engine *pe, int timeout_ms);
