@@ -103,7 +103,7 @@ static __always_inline int ms_receiver_wants_proxy(const struct ms_pkt *pkt, con
 	__u8 flags;
 
 	if (pkt->l4_proto != IPPROTO_TCP || (pkt->tcp_flags & (MS_TCP_SYN | MS_TCP_ACK)) != MS_TCP_SYN ||
-	    !ms_ipcache_is_local_ep(dst))
+	    !ms_config_has(MS_CFG_F_INGRESS_L7) || !ms_ipcache_is_local_ep(dst))
 		return 0;
 	ms_policy_query_pkt(&q, MS_DIR_INGRESS, f->ep_identity, pkt);
 	if (ms_policy_decide(dst->ep_id, ms_policy_rev(), &q, &rule_id, &flags) != MS_DROP_NONE)

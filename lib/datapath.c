@@ -632,6 +632,16 @@ int ms_dp_config_set_rev(struct microseg_ctx *ctx, uint32_t rev)
 	return ms_dp_config_set(ctx, &c);
 }
 
+int ms_dp_config_set_flag(struct microseg_ctx *ctx, uint32_t flag, bool on)
+{
+	struct ms_config c;
+	int err = ms_dp_config_get(ctx, &c);
+	if (err || !!(c.flags & flag) == on)
+		return err;
+	c.flags = on ? c.flags | flag : c.flags & ~flag;
+	return ms_dp_config_set(ctx, &c);
+}
+
 int ms_dp_config_get_rev(struct microseg_ctx *ctx, uint32_t *rev)
 {
 	struct ms_config c;

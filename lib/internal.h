@@ -169,6 +169,8 @@ bool ms_dp_policy_slot_used(struct microseg_ctx *ctx, uint32_t key);
 int ms_dp_config_get(struct microseg_ctx *ctx, struct ms_config *c);
 int ms_dp_config_set(struct microseg_ctx *ctx, const struct ms_config *c);
 int ms_dp_config_set_rev(struct microseg_ctx *ctx, uint32_t rev);
+/* Sets or clears MS_CFG_F_* bits (no write when already so). */
+int ms_dp_config_set_flag(struct microseg_ctx *ctx, uint32_t flag, bool on);
 int ms_dp_config_get_rev(struct microseg_ctx *ctx, uint32_t *rev);
 
 /* ---- netlink.c: links, addresses, routes through libnl-route-3 ---- */

@@ -397,17 +397,25 @@ static int sync_view(struct microseg_ctx *ctx, const struct ms_rule_view *view, 
 	err = write_half(ctx, idle, want, max);
 	if (err)
 		goto undo;
-	bool changed = false, any_table = false;
+	bool changed = false, any_table = false, ingress_l7 = false;
 	for (uint32_t ep = 1; ep < max; ep++) {
 		changed |= !slot_is(pol, pol->slot[live][ep], want[ep]) && (want[ep] || pol->slot[live][ep]);
 		any_table |= want[ep] != NULL;
+		ingress_l7 |= want[ep] && want[ep]->ingress_l7;
 	}
+	/* Before the flip: the revision that needs the receiver check never runs without it. */
+	if (ingress_l7 && ms_ctx_writes_kernel(ctx) &&
+	    (err = ms_dp_config_set_flag(ctx, MS_CFG_F_INGRESS_L7, true)))
+		goto undo;
 	if (changed || n_cidrs != old_n || (force_flip && any_table)) {
 		uint32_t rev = pol->rev + 1;
 		if (ms_ctx_writes_kernel(ctx) && (err = ms_dp_config_set_rev(ctx, rev)))
 			goto undo;
 		pol->rev = rev;
 	}
+	/* After it: clearing only saves the lookup, so a failure here is no failure to publish. */
+	if (!ingress_l7 && ms_ctx_writes_kernel(ctx))
+		ms_dp_config_set_flag(ctx, MS_CFG_F_INGRESS_L7, false);
 	/* Success: the new CIDR set replaces the old one. */
 	cidrs_release(ctx, old_cidrs, old_n, cidrs, n_cidrs);
 	free(old_cidrs);

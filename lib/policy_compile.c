@@ -362,6 +362,9 @@ static int intern(struct microseg_ctx *ctx, struct entries *es, struct ms_table 
 	t->fd = -1;
 	t->fd_exact = -1;
 	t->refs = 1;
+	for (size_t i = 0; i < t->n; i++)
+		t->ingress_l7 |= t->entries[i].key.dir == MS_DIR_INGRESS &&
+				 (t->entries[i].value.flags & MS_POLICY_F_L7);
 	if (ms_ctx_writes_kernel(ctx)) {
 		int err = ms_dp_table_create(ctx, t->entries, t->n, &t->fd, &t->fd_exact);
 		if (err) {

@@ -103,6 +103,7 @@ struct ms_table {
 	int fd;        /* kernel LPM map, -1 without datapath */
 	int fd_exact;  /* kernel hash of the single-port entries, -1 without datapath */
 	uint32_t refs; /* slots and identities using it */
+	bool ingress_l7; /* some ingress entry sends its port through the L7 proxy */
 	struct ms_hnode node;
 };
 

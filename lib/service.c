@@ -252,17 +252,6 @@ static int attach_sock_programs(struct microseg_ctx *ctx)
 	return err;
 }
 
-/* Turns the endpoint programs' service lookups on (MS_CFG_F_SERVICES; never turned off). */
-static int enable_services(struct microseg_ctx *ctx)
-{
-	struct ms_config cfg;
-	int err = ms_dp_config_get(ctx, &cfg);
-	if (err || (cfg.flags & MS_CFG_F_SERVICES))
-		return err;
-	cfg.flags |= MS_CFG_F_SERVICES;
-	return ms_dp_config_set(ctx, &cfg);
-}
-
 bool ms_services_attached(struct microseg_ctx *ctx)
 {
 	char path[MICROSEG_PATH_MAX + 64];
@@ -654,7 +643,7 @@ MICROSEG_API int microseg_service_add(struct microseg_ctx *ctx, const struct mic
 		goto out;
 	}
 	svc->id = ctx->svc->next_id;
-	if (ms_ctx_writes_kernel(ctx) && ((err = attach_sock_programs(ctx)) || (err = enable_services(ctx))))
+	if (ms_ctx_writes_kernel(ctx) && ((err = attach_sock_programs(ctx)) || (err = ms_dp_config_set_flag(ctx, MS_CFG_F_SERVICES, true))))
 		goto out;
 	/* No backend yet: the entry refuses connections (n_slots 0). */
 	if (ms_ctx_writes_kernel(ctx) && (err = write_service_entry(ctx, svc, 0, 0)))

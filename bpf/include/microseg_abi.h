@@ -169,6 +169,11 @@ struct ms_config {
  * translated connection outlives its service): until then the endpoint programs skip the
  * service and translation lookups. */
 #define MS_CFG_F_SERVICES (1u << 1)
+/* Set while some endpoint's ingress policy has HTTP rules: only then does a local sender's
+ * opening SYN look up the receiver's ingress policy to learn whether to hand the connection
+ * to the proxy. Set before the revision that needs it goes live, cleared after the last one
+ * is gone (a SYN that misses it is dropped by the receiver's hook: fail closed). */
+#define MS_CFG_F_INGRESS_L7 (1u << 2)
 
 /*
  * ms_policy: array of maps, key = (policy_rev & 1) * max_endpoints + ep_id; value = an LPM

@@ -256,10 +256,7 @@ __noinline int ms_lb_open(const struct ms_pkt *pkt, const struct ms_lb_service *
 /* Whether the instance ever had a service: if not, nothing here can apply. */
 static __always_inline int ms_lb_in_use(void)
 {
-	__u32 zero = 0;
-	const struct ms_config *cfg = bpf_map_lookup_elem(&ms_config, &zero);
-
-	return cfg && (cfg->flags & MS_CFG_F_SERVICES);
+	return ms_config_has(MS_CFG_F_SERVICES);
 }
 
 static __always_inline __u32 ms_lb_egress(struct __sk_buff *skb, struct ms_pkt *pkt,

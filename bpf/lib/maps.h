@@ -52,6 +52,15 @@ struct {
 	__type(value, struct ms_config);
 } ms_config SEC(".maps");
 
+/* Whether a MS_CFG_F_* flag is set: features an instance does not use cost one lookup. */
+static __always_inline int ms_config_has(__u32 flag)
+{
+	__u32 zero = 0;
+	const struct ms_config *cfg = bpf_map_lookup_elem(&ms_config, &zero);
+
+	return cfg && (cfg->flags & flag);
+}
+
 /*
  * Policy tables, two halves of max_endpoints slots (see struct ms_policy_key). The inner
  * definition is the template: a table must have its type, key and value sizes and flags.

@@ -583,6 +583,17 @@ bool e2e_ipcache_get(struct e2e *t, const char *addr, uint32_t *identity, uint32
 	return true;
 }
 
+uint32_t e2e_config_flags(struct e2e *t)
+{
+	char pin[MICROSEG_PATH_MAX + 32], out[64];
+	unsigned flags;
+
+	e2e_peer(NULL, out, sizeof(out), RUN_TIMEOUT_MS, "config-flags",
+		 e2e_pin(t, "ms_config", pin, sizeof(pin)), NULL);
+	E2E_CHECK(sscanf(out, "%u", &flags) == 1, "config-flags said '%s'", out);
+	return flags;
+}
+
 bool e2e_endpoint_map_get(struct e2e *t, uint32_t ifindex, uint32_t *ep_id, uint32_t *identity)
 {
 	char pin[MICROSEG_PATH_MAX + 32], out[128], idx[16];

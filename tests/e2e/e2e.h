@@ -175,6 +175,9 @@ const char *e2e_pin(struct e2e *t, const char *map_name, char *buf, size_t len);
 bool e2e_ipcache_get(struct e2e *t, const char *addr, uint32_t *identity, uint32_t *ifindex,
 		     uint32_t *ep_id);
 
+/* The MS_CFG_F_* flags word of the instance's pinned ms_config map. */
+uint32_t e2e_config_flags(struct e2e *t);
+
 /* Reads the pinned endpoints map entry of ifindex; false if none. */
 bool e2e_endpoint_map_get(struct e2e *t, uint32_t ifindex, uint32_t *ep_id, uint32_t *identity);
 

@@ -19,6 +19,7 @@ Subcommands (every one exits non-zero on failure, with the reason on stderr):
                              prints "<identity> <ifindex> <ep_id> <flags>" or "none"
   endpoint-get PIN IFINDEX   entry of a pinned endpoints map: "<ep_id> <identity> <flags>" or
                              "none"
+  config-flags PIN           the flags word of a pinned ms_config map (struct ms_config)
 """
 import http.server
 import ipaddress
@@ -181,6 +182,14 @@ def endpoint_get(pin, ifindex):
     print("none")
 
 
+def config_flags(pin):
+    for key, value in map_entries(pin):
+        if key == struct.pack("<I", 0):
+            print(struct.unpack("<II", value[:8])[1])
+            return
+    die("%s has no entry 0" % pin)
+
+
 def main(argv):
     if len(argv) < 2:
         die("usage: see the docstring")
@@ -201,6 +210,8 @@ def main(argv):
         ipcache_get(args[0], args[1])
     elif cmd == "endpoint-get":
         endpoint_get(args[0], int(args[1]))
+    elif cmd == "config-flags":
+        config_flags(args[0])
     else:
         die("unknown command %s" % cmd)
 

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "microseg_abi.h"
+
 static const char other_policy[] =
 	"apiVersion: cilium.io/v2\n"
 	"kind: CiliumNetworkPolicy\n"
@@ -108,6 +110,9 @@ int main(void)
 			     "[{method: GET, path: '/public/.*'}]");
 	l7_apply(&s, other_policy);
 	l7_proxy_start(&s, 1);
+	/* Egress rules are judged at the sender's own hook: no receiver lookups needed. */
+	E2E_CHECK(!(e2e_config_flags(&s.t) & MS_CFG_F_INGRESS_L7),
+		  "egress-only HTTP rules turned the receiver check on");
 	for (int f = 0; f < 2; f++)
 		run(&s, f ? POL_V6 : POL_V4);
 	e2e_finish(&s.t);

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "microseg_abi.h"
+
 static void l7_port(struct l7 *s, enum pol_fam fam)
 {
 	static const char *const steps[] = { "GET /public/a", "GET /private/b", "POST /public/c",
@@ -111,6 +113,8 @@ int main(void)
 	l7_apply_http_policy(&s, "server-http", "server", "ingress", "client",
 			     "[{method: GET, path: '/public/.*'}]");
 	l7_proxy_start(&s, 1);
+	E2E_CHECK(e2e_config_flags(&s.t) & MS_CFG_F_INGRESS_L7,
+		  "ingress HTTP rules published without the receiver check");
 	for (int f = 0; f < 2; f++) {
 		enum pol_fam fam = f ? POL_V6 : POL_V4;
 
@@ -118,6 +122,10 @@ int main(void)
 		plain_port(&s, fam);
 		outsider(&s, fam);
 	}
+	/* The last ingress HTTP rule gone: local senders stop looking the receiver up. */
+	E2E_OK(&s.t, microseg_policy_delete(s.t.ctx, L7_K8S_NS "/server-http"));
+	E2E_CHECK(!(e2e_config_flags(&s.t) & MS_CFG_F_INGRESS_L7),
+		  "the receiver check stayed on without ingress HTTP rules");
 	e2e_finish(&s.t);
 	return 0;
 }
