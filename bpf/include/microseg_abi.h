@@ -9,7 +9,7 @@
 
 #include <linux/types.h>
 
-#define MS_ABI_VERSION 5
+#define MS_ABI_VERSION 6
 
 /* Map names (also their pin file names under the instance's bpffs directory). */
 #define MS_MAP_META "ms_meta"
