@@ -80,6 +80,23 @@ static bool cidr_excluded(const struct ms_peer *p, const struct ms_addr *prefix)
 	return false;
 }
 
+/*
+ * What a peer stands for, stated once: the compiler enumerates the identities that pass these
+ * tests (expand_peer), the L7 proxy asks them of one identity (ms_peer_matches).
+ *   selector: endpoint identities (not reserved, not CIDR) whose labels match;
+ *   CIDR:     CIDR identities inside the prefix and outside every except;
+ *   entity:   all = anything; host = the host; world = world plus every CIDR identity.
+ */
+static bool selector_peer_has(const struct ms_peer *p, const struct microseg_identity *i)
+{
+	return i->id > MICROSEG_IDENTITY_RESERVED_MAX && !is_cidr_identity(i) && ms_selector_match(&p->sel, i);
+}
+
+static bool cidr_peer_has(const struct ms_peer *p, const struct ms_cidr_ident *ci)
+{
+	return ms_addr_in_prefix(&ci->prefix, &p->cidr) && !cidr_excluded(p, &ci->prefix);
+}
+
 /* Identities a peer stands for. */
 static int expand_peer(struct microseg_ctx *ctx, const struct ms_peer *p, struct ids *out)
 {
@@ -91,25 +108,21 @@ static int expand_peer(struct microseg_ctx *ctx, const struct ms_peer *p, struct
 		for (size_t b = 0; b < m->nbuckets && !err; b++)
 			for (struct ms_hnode *n = m->buckets[b]; n && !err; n = n->next) {
 				struct microseg_identity *i = ms_container_of(n, struct microseg_identity, by_id);
-				if (i->id > MICROSEG_IDENTITY_RESERVED_MAX && !is_cidr_identity(i) &&
-				    ms_selector_match(&p->sel, i))
+				if (selector_peer_has(p, i))
 					err = ids_add(out, i->id);
 			}
 		return err;
 	}
 	case MICROSEG_PEER_CIDR:
-		for (size_t c = 0; c < pol->n_cidrs && !err; c++) {
-			const struct ms_cidr_ident *ci = &pol->cidrs[c];
-			if (ms_addr_in_prefix(&ci->prefix, &p->cidr) && !cidr_excluded(p, &ci->prefix))
-				err = ids_add(out, ci->id->id);
-		}
+		for (size_t c = 0; c < pol->n_cidrs && !err; c++)
+			if (cidr_peer_has(p, &pol->cidrs[c]))
+				err = ids_add(out, pol->cidrs[c].id->id);
 		return err;
 	case MICROSEG_PEER_ENTITY:
 		if (p->entity == MICROSEG_ENTITY_HOST)
 			return ids_add(out, MS_ID_HOST);
 		if (p->entity == MICROSEG_ENTITY_ALL)
 			return ids_add(out, MS_POLICY_ANY_ID);
-		/* World: outside addresses, with or without a CIDR identity of their own. */
 		err = ids_add(out, MS_ID_WORLD);
 		for (size_t c = 0; c < pol->n_cidrs && !err; c++)
 			err = ids_add(out, pol->cidrs[c].id->id);
@@ -118,32 +131,31 @@ static int expand_peer(struct microseg_ctx *ctx, const struct ms_peer *p, struct
 	return -EINVAL;
 }
 
+static const struct ms_cidr_ident *cidr_ident_of(const struct ms_policy *pol, uint32_t id)
+{
+	for (size_t c = 0; c < pol->n_cidrs; c++)
+		if (pol->cidrs[c].id->id == id)
+			return &pol->cidrs[c];
+	return NULL;
+}
+
 bool ms_peer_matches(struct microseg_ctx *ctx, const struct ms_peer *p, uint32_t id)
 {
-	struct ms_policy *pol = ctx->pol;
 	switch (p->kind) {
 	case MICROSEG_PEER_SELECTOR: {
 		const struct microseg_identity *i = ms_identity_by_id(ctx, id);
-		return i && i->id > MICROSEG_IDENTITY_RESERVED_MAX && !is_cidr_identity(i) && ms_selector_match(&p->sel, i);
+		return i && selector_peer_has(p, i);
 	}
-	case MICROSEG_PEER_CIDR:
-		for (size_t c = 0; c < pol->n_cidrs; c++) {
-			const struct ms_cidr_ident *ci = &pol->cidrs[c];
-			if (ci->id->id == id)
-				return ms_addr_in_prefix(&ci->prefix, &p->cidr) && !cidr_excluded(p, &ci->prefix);
-		}
-		return false;
+	case MICROSEG_PEER_CIDR: {
+		const struct ms_cidr_ident *ci = cidr_ident_of(ctx->pol, id);
+		return ci && cidr_peer_has(p, ci);
+	}
 	case MICROSEG_PEER_ENTITY:
 		if (p->entity == MICROSEG_ENTITY_ALL)
 			return true;
 		if (p->entity == MICROSEG_ENTITY_HOST)
 			return id == MS_ID_HOST;
-		if (id == MS_ID_WORLD)
-			return true;
-		for (size_t c = 0; c < pol->n_cidrs; c++)
-			if (pol->cidrs[c].id->id == id)
-				return true;
-		return false;
+		return id == MS_ID_WORLD || cidr_ident_of(ctx->pol, id);
 	}
 	return false;
 }

@@ -297,6 +297,9 @@ cpu_ticks() {  # PID: user + system CPU time it has used, in clock ticks (0 if n
   [ -n "$1" ] || { echo 0; return; }
   sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
 }
+busy_ticks() {  # every CPU's non-idle time so far (user..steal, /proc/stat), in clock ticks
+  awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+}
 proxy_pid() {  # KEY: the process that proxies on that path, if any
   case $1 in
     l7-*) echo "$fixture_pid" ;;
@@ -328,15 +331,19 @@ for ((r = 1; r <= rounds; r++)); do
     proxy_allowed
     before=$allowed
     ppid=$(proxy_pid "$key")
-    cpu0=$(cpu_ticks "$ppid")
+    cpu0=$(cpu_ticks "$ppid") busy0=$(busy_ticks)
     run_wrk "$url" "$duration"
-    cpu1=$(cpu_ticks "$ppid")
+    cpu1=$(cpu_ticks "$ppid") busy1=$(busy_ticks)
     proxy_allowed
     # The proxy's CPU per request, in us: less sensitive to other load on the machine than
     # the rate. (Field 6 of a result; the fixture process runs nothing but the proxy then.)
     cpu_us=$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" \
       -v r="$(cut -d' ' -f4 <<<"$wrk_result")" 'BEGIN { printf "%.2f", (r > 0 ? t * 1e6 / hz / r : 0) }')
-    wrk_result+=" $cpu_us"
+    # And the whole machine's (wrk, server, proxy, softirq, BPF programs) per request: on a
+    # saturated machine the rate is its inverse, so it says where a rate difference comes from.
+    machine_us=$(awk -v t=$((busy1 - busy0)) -v hz="$(getconf CLK_TCK)" \
+      -v r="$(cut -d' ' -f4 <<<"$wrk_result")" 'BEGIN { printf "%.2f", (r > 0 ? t * 1e6 / hz / r : 0) }')
+    wrk_result+=" $cpu_us $machine_us"
     results[$key]+="$wrk_result;"
     proxied[$key]=$((allowed - before))
     log "$key: $wrk_result (rate p50 p99 requests errors), proxy allowed ${proxied[$key]}"
@@ -353,8 +360,8 @@ median() {  # FIELD (1-based) of the ';'-separated results: the median
 }
 declare -A rate p50 p99 errs
 echo
-printf '%-34s %7s %12s %9s %9s %8s %10s %12s\n' variant threads "req/s" "p50 ms" "p99 ms" errors proxied \
-  "proxy CPU us/req"
+printf '%-34s %7s %12s %9s %9s %8s %10s %12s %12s\n' variant threads "req/s" "p50 ms" "p99 ms" errors \
+  proxied "proxy CPU us/req" "machine CPU us/req"
 for v in "${variants[@]}"; do
   IFS='|' read -r key label threads url <<<"$v"
   rate[$key]=$(median 1 "${results[$key]}")
@@ -364,13 +371,14 @@ for v in "${variants[@]}"; do
   reqs=$(tr ';' '\n' <<<"${results[$key]}" | awk 'NF { n = $4 } END { print n + 0 }')
   note=- cpu=-
   case $key in l7-*|haproxy-*) cpu=$(median 6 "${results[$key]}") ;; esac
+  machine=$(median 7 "${results[$key]}")
   # On the L7 path the proxy must have judged every request wrk counted in the last round.
   if [ "${key%%-*}" = l7 ]; then
     note=${proxied[$key]}
     [ "${proxied[$key]}" -ge "$reqs" ] || note="${proxied[$key]}<$reqs!"
   fi
-  printf '%-34s %7s %12.0f %9.3f %9.3f %8s %10s %12s\n' "$label" "$threads" "${rate[$key]}" "${p50[$key]}" \
-    "${p99[$key]}" "${errs[$key]}" "$note" "$cpu"
+  printf '%-34s %7s %12.0f %9.3f %9.3f %8s %10s %12s %12s\n' "$label" "$threads" "${rate[$key]}" \
+    "${p50[$key]}" "${p99[$key]}" "${errs[$key]}" "$note" "$cpu" "$machine"
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }

@@ -5,6 +5,8 @@
  * refused with nothing changed, and an API rule with HTTP rules survives being written out as
  * a document and read back (how rules persist).
  */
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "util.h"
@@ -243,6 +245,88 @@ static void emit_round_trip(void)
 	free(y);
 }
 
+/* Whether backend's compiled (live) table lets identity id in on TCP 80. */
+static bool table_admits(uint32_t id)
+{
+	struct ms_policy *pol = ctx->pol;
+	const struct ms_table *t = pol->slot[pol->rev & 1][microseg_endpoint_id(backend)];
+	if (!t)
+		return true; /* open */
+	for (size_t i = 0; i < t->n; i++) {
+		const struct ms_policy_entry *e = &t->entries[i];
+		uint32_t bits = e->key.prefixlen - MS_POLICY_PREFIX_BASE;
+		uint16_t mask = bits ? (uint16_t)(0xffff << (16 - bits)) : 0;
+		if ((e->key.identity == id || e->key.identity == MS_POLICY_ANY_ID) && e->key.dir == MS_DIR_INGRESS &&
+		    (e->key.proto == 0 || e->key.proto == 6) && (80 & mask) == (ntohs(e->key.port) & mask) &&
+		    e->value.action == MS_POLICY_ALLOW)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The proxy asks "does this peer stand for identity X" (ms_peer_matches) of the rule that the
+ * compiler expanded into table entries (expand_peer): for every kind of peer, over every
+ * identity there is (endpoint identities, world, the CIDR identities of all rules), the two
+ * must agree, or the proxy would judge requests the datapath never let in (or the reverse).
+ */
+static void proxy_and_compiler_agree_on_peers(void)
+{
+	REQUIRE_OK(setup());
+	static const char *be[] = { "app=backend" }, *fe[] = { "app=frontend" };
+	static const char *except[] = { "10.1.0.0/16" };
+	/* CIDR identities inside, outside and under the except of the CIDR peer below. */
+	static const char *more[] = { "10.1.2.0/24", "10.2.0.0/16", "192.168.0.0/16", "fd00::/8" };
+	struct microseg_peer extra[4];
+	for (size_t i = 0; i < 4; i++)
+		extra[i] = (struct microseg_peer){ .kind = MICROSEG_PEER_CIDR, .cidr = more[i] };
+	struct microseg_port any = { .proto = MICROSEG_PROTO_TCP, .port = 9999 };
+	struct microseg_rule_section out = { .direction = MICROSEG_DIR_EGRESS, .action = MICROSEG_ACTION_ALLOW,
+					     .peers = extra, .n_peers = 4, .ports = &any, .n_ports = 1 };
+	MICROSEG_OPTS(microseg_rule_spec, cidrs, .name = "cidrs", .endpoints = { .match_labels = be, .n_match_labels = 1 },
+		      .sections = &out, .n_sections = 1);
+	struct microseg_rule *helper;
+	CHECK_OK(microseg_rule_add(ctx, &cidrs, &helper));
+
+	const struct microseg_peer peers[] = {
+		{ .kind = MICROSEG_PEER_SELECTOR, .selector = { .match_labels = fe, .n_match_labels = 1 } },
+		{ .kind = MICROSEG_PEER_CIDR, .cidr = "10.0.0.0/8", .except = except, .n_except = 1 },
+		{ .kind = MICROSEG_PEER_ENTITY, .entity = MICROSEG_ENTITY_WORLD },
+		{ .kind = MICROSEG_PEER_ENTITY, .entity = MICROSEG_ENTITY_ALL },
+		{ .kind = MICROSEG_PEER_ENTITY, .entity = MICROSEG_ENTITY_HOST },
+	};
+	const struct microseg_http_rule http = { .method = "GET" };
+	for (size_t k = 0; k < ARRAY_LEN(peers); k++) {
+		struct microseg_port port = { .proto = MICROSEG_PROTO_TCP, .port = 80 };
+		struct microseg_rule_section sec = { .direction = MICROSEG_DIR_INGRESS, .action = MICROSEG_ACTION_ALLOW,
+						     .peers = &peers[k], .n_peers = 1, .ports = &port, .n_ports = 1 };
+		struct microseg_l7_rules l7 = { .section = 0, .port = 0, .http = &http, .n_http = 1 };
+		MICROSEG_OPTS(microseg_rule_spec, spec, .name = "peer", .endpoints = { .match_labels = be, .n_match_labels = 1 },
+			      .sections = &sec, .n_sections = 1, .l7 = &l7, .n_l7 = 1);
+		struct microseg_rule *r;
+		CHECK_OK(microseg_rule_add(ctx, &spec, &r));
+		CHECK(ctx->pol->n_cidrs >= 4); /* the helper's, and the peer's own if a CIDR */
+		uint32_t ids[16] = { MICROSEG_IDENTITY_WORLD, microseg_identity_id(id_front),
+				     microseg_identity_id(id_other), microseg_identity_id(id_backend) };
+		size_t n = 4, agree = 0;
+		for (size_t c = 0; c < ctx->pol->n_cidrs && n < ARRAY_LEN(ids); c++)
+			ids[n++] = ctx->pol->cidrs[c].id->id;
+		for (size_t i = 0; i < n; i++) {
+			bool proxy = ms_peer_matches(ctx, &r->sections[0].peers[0], ids[i]);
+			bool compiled = table_admits(ids[i]);
+			if (proxy == compiled)
+				agree++;
+			else
+				fprintf(stderr, "peer %zu, identity %u: proxy %d, compiled table %d\n", k, ids[i], proxy,
+					compiled);
+		}
+		CHECK_EQ(agree, n);
+		CHECK_OK(microseg_rule_remove(ctx, r));
+	}
+	CHECK_OK(microseg_rule_remove(ctx, helper));
+	teardown();
+}
+
 int main(int argc, char **argv)
 {
 	static const struct h_test tests[] = {
@@ -250,6 +334,7 @@ int main(int argc, char **argv)
 		TEST_ENTRY(bad_l7_changes_nothing),
 		TEST_ENTRY(yaml_http_rules),
 		TEST_ENTRY(emit_round_trip),
+		TEST_ENTRY(proxy_and_compiler_agree_on_peers),
 	};
 	return h_run(tests, ARRAY_LEN(tests), argc, argv);
 }
