@@ -59,6 +59,11 @@ struct microseg_service {
 	size_t n, cap;
 	uint8_t half;          /* the live slot half */
 	uint32_t written[2];   /* slots present in the map, per half */
+	/* What each half's slots [0, written[h]) hold, so a change writes only the slots that
+	 * differ (a Maglev table moves ~1/N of its entries per backend); NULL: not known (after
+	 * a reopen or a failed write), the next publish to that half writes every slot. */
+	uint32_t *content[2];
+	uint32_t content_n[2];
 	struct ms_hnode by_ptr;
 };
 
@@ -166,6 +171,8 @@ static void svc_free(struct microseg_service *svc)
 		return;
 	svc->magic = 0;
 	free(svc->b);
+	free(svc->content[0]);
+	free(svc->content[1]);
 	free(svc);
 }
 
@@ -309,13 +316,17 @@ static int scratch(struct ms_services *s, size_t n)
 	return 0;
 }
 
+static struct ms_lb_slot_key slot_key(uint32_t svc_id, uint8_t half, uint32_t i)
+{
+	return (struct ms_lb_slot_key){ .svc_id = svc_id, .slot = (half ? MS_LB_SLOT_HALF : 0) | i };
+}
+
 /* The keys of slots [from, to) of one half, in key_buf from index 0. */
 static struct ms_lb_slot_key *slot_keys(struct ms_services *s, uint32_t svc_id, uint8_t half, uint32_t from,
 					uint32_t to)
 {
 	for (uint32_t i = from; i < to; i++)
-		s->key_buf[i - from] = (struct ms_lb_slot_key){ .svc_id = svc_id,
-							       .slot = (half ? MS_LB_SLOT_HALF : 0) | i };
+		s->key_buf[i - from] = slot_key(svc_id, half, i);
 	return s->key_buf;
 }
 
@@ -344,15 +355,30 @@ static int build_slots(struct ms_services *s, const struct microseg_service *svc
 	return err;
 }
 
-static int write_slots(struct microseg_ctx *ctx, struct ms_services *s, uint32_t svc_id, uint8_t half, uint32_t n)
+/* The slots of table[0, n) that differ from old[0, n_old) (every one if old is NULL): their
+ * keys and values compacted to the front of key_buf and slot_buf. Returns how many. */
+static uint32_t changed_slots(struct ms_services *s, uint32_t svc_id, uint8_t half, const uint32_t *old,
+			      uint32_t n_old, const uint32_t *table, uint32_t n)
 {
-	struct ms_lb_slot_key *keys = slot_keys(s, svc_id, half, 0, n);
-	uint32_t done = n;
+	uint32_t m = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (old && i < n_old && old[i] == table[i])
+			continue;
+		s->key_buf[m] = slot_key(svc_id, half, i);
+		s->slot_buf[m++] = table[i];
+	}
+	return m;
+}
+
+/* Writes the m slots changed_slots() gathered. */
+static int write_slots(struct microseg_ctx *ctx, struct ms_services *s, uint32_t m)
+{
+	uint32_t done = m;
 	LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
-	if (n && bpf_map_update_batch(ctx->dp.map_fd[MS_M_LB_SLOTS], keys, s->slot_buf, &done, &o)) {
+	if (m && bpf_map_update_batch(ctx->dp.map_fd[MS_M_LB_SLOTS], s->key_buf, s->slot_buf, &done, &o)) {
 		int e = -errno;
 		return ms_err(ctx, e == -E2BIG || e == -ENOMEM ? -ENOSPC : e,
-			      "service: slot map refused %u slots (max_lb_slots %u)", n, ctx->dp.meta.max_lb_slots);
+			      "service: slot map refused %u slots (max_lb_slots %u)", m, ctx->dp.meta.max_lb_slots);
 	}
 	return 0;
 }
@@ -387,7 +413,8 @@ static int write_service_entry(struct microseg_ctx *ctx, const struct microseg_s
 	return 0;
 }
 
-/* Makes the backend set of svc live: idle half, then the flip. */
+/* Makes the backend set of svc live: idle half (only the slots that differ from what it holds),
+ * then the flip. */
 static int publish(struct microseg_ctx *ctx, struct microseg_service *svc)
 {
 	if (!ms_ctx_writes_kernel(ctx))
@@ -398,9 +425,20 @@ static int publish(struct microseg_ctx *ctx, struct microseg_service *svc)
 	if (err)
 		return ms_err(ctx, err, "service: cannot build the selection table");
 	uint8_t half = svc->half ^ 1;
-	if ((err = write_slots(ctx, s, svc->id, half, n)))
-		return err;
 	uint32_t before = svc->written[half];
+	uint32_t *table = malloc((n ? n : 1) * sizeof(*table));
+	if (!table)
+		return ms_err(ctx, -ENOMEM, "service: cannot build the selection table");
+	memcpy(table, s->slot_buf, n * sizeof(*table));
+	err = write_slots(ctx, s, changed_slots(s, svc->id, half, svc->content[half], svc->content_n[half], table, n));
+	/* From here the half holds the new table, or (after a failed write) something unknown. */
+	free(svc->content[half]);
+	svc->content[half] = err ? NULL : table;
+	svc->content_n[half] = err ? 0 : n;
+	if (err) {
+		free(table);
+		return err;
+	}
 	svc->written[half] = n > before ? n : before;
 	if ((err = write_service_entry(ctx, svc, half, n)))
 		return err;
@@ -724,8 +762,60 @@ static int parse_backend_addr(struct microseg_ctx *ctx, const struct microseg_se
 	return 0;
 }
 
-MICROSEG_API int microseg_service_backend_add(struct microseg_ctx *ctx, struct microseg_service *svc,
-					      const struct microseg_backend_opts *opts)
+/* One backend of an add call, checked: against the service's family, ranges, and the
+ * backends the service has (those of the same call already appended included). */
+static int backend_from_opts(struct microseg_ctx *ctx, const struct microseg_service *s,
+			     const struct microseg_backend_opts *opts, struct svc_backend *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->port = MS_OPT(opts, port, 0);
+	b->weight = MS_OPT(opts, weight, 0);
+	b->state = MS_OPT(opts, state, MICROSEG_BACKEND_ACTIVE);
+	int err = parse_backend_addr(ctx, s, MS_OPT(opts, address, NULL), b->port, &b->addr);
+	if (err)
+		return err;
+	b->weight = b->weight ? b->weight : 1;
+	if (b->weight > MICROSEG_BACKEND_WEIGHT_MAX || b->state > MICROSEG_BACKEND_MAINTENANCE)
+		return ms_err(ctx, -EINVAL, "service: weight %u (1..%d) or state %u out of range", b->weight,
+			      MICROSEG_BACKEND_WEIGHT_MAX, b->state);
+	ms_addr_format(&b->addr, b->text, sizeof(b->text));
+	if (find_backend((struct microseg_service *)s, &b->addr, b->port))
+		return ms_err(ctx, -EEXIST, "service: backend %s:%u exists", b->text, b->port);
+	return 0;
+}
+
+/* Takes back the backends s->b[base, s->n) of a failed add. */
+static void backends_unwind(struct microseg_ctx *ctx, struct microseg_service *s, size_t base)
+{
+	for (size_t i = base; i < s->n; i++) {
+		bid_set(ctx->svc, s->b[i].id, false);
+		if (ms_ctx_writes_kernel(ctx))
+			bpf_map_delete_elem(ctx->dp.map_fd[MS_M_LB_BACKENDS], &s->b[i].id);
+	}
+	s->n = base;
+}
+
+/* Appends one checked backend: an id, its datapath entry (counters from 0), in s->b. */
+static int backend_append(struct microseg_ctx *ctx, struct microseg_service *s, struct svc_backend *b)
+{
+	int err = bid_alloc(ctx->svc, &b->id);
+	if (err)
+		return ms_err(ctx, err, "service: max_backends (%u) reached", ctx->svc->max_backends);
+	if (ms_ctx_writes_kernel(ctx)) {
+		uint64_t zero[256] = { 0 }; /* a reused id starts counting from 0 */
+		if (ctx->dp.ncpus <= 256)
+			bpf_map_update_elem(ctx->dp.map_fd[MS_M_LB_BACKEND_STATS], &b->id, zero, BPF_ANY);
+		if ((err = write_backend(ctx, s, b))) {
+			bid_set(ctx->svc, b->id, false);
+			return err;
+		}
+	}
+	s->b[s->n++] = *b;
+	return 0;
+}
+
+MICROSEG_API int microseg_service_backend_add_many(struct microseg_ctx *ctx, struct microseg_service *svc,
+						   const struct microseg_backend_opts *opts, size_t n)
 {
 	if (!ctx)
 		return -EINVAL;
@@ -733,37 +823,27 @@ MICROSEG_API int microseg_service_backend_add(struct microseg_ctx *ctx, struct m
 	if (err)
 		return err;
 	struct microseg_service *s = svc_checked(ctx, svc);
-	struct svc_backend b = { 0 };
+	/* The caller's element size is the stride: a program built with an older, shorter
+	 * struct still passes a well-formed array. */
+	size_t stride = opts && n ? opts->sz : 0;
+	size_t base = s ? s->n : 0;
+	bool published = false;
 	if (!s) {
 		err = ms_err(ctx, svc ? -ENOENT : -EINVAL, "service: not a live service of this context");
 		goto out;
 	}
-	if (!opts || !MS_OPTS_OK(opts, struct microseg_backend_opts)) {
-		err = ms_err(ctx, -EINVAL, "service: backend opts NULL or opts->sz wrong");
+	if (n && !opts) {
+		err = ms_err(ctx, -EINVAL, "service: backend opts NULL");
 		goto out;
 	}
-	b.port = MS_OPT(opts, port, 0);
-	b.weight = MS_OPT(opts, weight, 0);
-	b.state = MS_OPT(opts, state, MICROSEG_BACKEND_ACTIVE);
-	if ((err = parse_backend_addr(ctx, s, MS_OPT(opts, address, NULL), b.port, &b.addr)))
-		goto out;
-	b.weight = b.weight ? b.weight : 1;
-	if (b.weight > MICROSEG_BACKEND_WEIGHT_MAX || b.state > MICROSEG_BACKEND_MAINTENANCE) {
-		err = ms_err(ctx, -EINVAL, "service: weight %u (1..%d) or state %u out of range", b.weight,
-			     MICROSEG_BACKEND_WEIGHT_MAX, b.state);
-		goto out;
-	}
-	ms_addr_format(&b.addr, b.text, sizeof(b.text));
-	if (find_backend(s, &b.addr, b.port)) {
-		err = ms_err(ctx, -EEXIST, "service: backend %s:%u exists", b.text, b.port);
-		goto out;
-	}
-	if (s->n >= BACKENDS_PER_SERVICE_MAX) {
+	if (n > BACKENDS_PER_SERVICE_MAX - s->n) {
 		err = ms_err(ctx, -ENOSPC, "service: %d backends per service at most", BACKENDS_PER_SERVICE_MAX);
 		goto out;
 	}
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 4;
+	if (s->n + n > s->cap) {
+		size_t cap = s->cap ? s->cap : 4;
+		while (cap < s->n + n)
+			cap *= 2;
 		struct svc_backend *p = realloc(s->b, cap * sizeof(*p));
 		if (!p) {
 			err = -ENOMEM;
@@ -772,33 +852,34 @@ MICROSEG_API int microseg_service_backend_add(struct microseg_ctx *ctx, struct m
 		s->b = p;
 		s->cap = cap;
 	}
-	if ((err = bid_alloc(ctx->svc, &b.id))) {
-		err = ms_err(ctx, err, "service: max_backends (%u) reached", ctx->svc->max_backends);
-		goto out;
+	for (size_t i = 0; i < n && !err; i++) {
+		const struct microseg_backend_opts *o = (const void *)((const char *)opts + i * stride);
+		struct svc_backend b;
+		if (!MS_OPTS_OK(o, struct microseg_backend_opts) || o->sz != stride)
+			err = ms_err(ctx, -EINVAL, "service: backend opts[%zu].sz wrong or unlike opts[0].sz", i);
+		else if (!(err = backend_from_opts(ctx, s, o, &b)))
+			err = backend_append(ctx, s, &b);
 	}
-	if (ms_ctx_writes_kernel(ctx)) {
-		uint64_t zero[256] = { 0 }; /* a reused id starts counting from 0 */
-		if (ctx->dp.ncpus <= 256)
-			bpf_map_update_elem(ctx->dp.map_fd[MS_M_LB_BACKEND_STATS], &b.id, zero, BPF_ANY);
-		err = write_backend(ctx, s, &b);
+	if (!err && n) {
+		err = publish(ctx, s);
+		published = !err;
 	}
-	if (err) {
-		bid_set(ctx->svc, b.id, false);
-		goto out;
-	}
-	s->b[s->n++] = b;
-	err = publish(ctx, s);
-	if (!err)
-		err = log_backend(ctx, s, &s->b[s->n - 1]);
-	if (err) { /* back to the old set, which is still what the datapath reads on failure */
-		s->n--;
-		bid_set(ctx->svc, b.id, false);
-		if (ms_ctx_writes_kernel(ctx))
-			bpf_map_delete_elem(ctx->dp.map_fd[MS_M_LB_BACKENDS], &b.id);
+	for (size_t i = base; i < s->n && !err; i++)
+		err = log_backend(ctx, s, &s->b[i]);
+	if (err) { /* back to the old set; the datapath read it all along unless published */
+		backends_unwind(ctx, s, base);
+		if (published)
+			publish(ctx, s);
 	}
 out:
 	MS_UNLOCK(ctx);
 	return err;
+}
+
+MICROSEG_API int microseg_service_backend_add(struct microseg_ctx *ctx, struct microseg_service *svc,
+					      const struct microseg_backend_opts *opts)
+{
+	return microseg_service_backend_add_many(ctx, svc, opts, 1);
 }
 
 /* The backend address:port of a live service, or an error recorded on ctx. */

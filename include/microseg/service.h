@@ -96,6 +96,16 @@ struct microseg_backend_opts {
  * range); -EEXIST the service has that backend; -ENOENT stale svc; -ENOSPC. Thread-safe. */
 MICROSEG_API int microseg_service_backend_add(struct microseg_ctx *ctx, struct microseg_service *svc,
 					      const struct microseg_backend_opts *opts);
+/* Adds n backends at once: all of them or (on any error) none, with one change of the
+ * selection table instead of n. Adding N backends one by one to a Maglev service rebuilds and
+ * rewrites its table N times (measured: 11 ms per call at 100 backends before the rewrite
+ * became a diff, ~2 ms after); an orchestrator that learns of many endpoints at once should
+ * hand them over in one call. opts: an array of n elements, opts[i].sz all equal (the stride
+ * is opts[0].sz, so a program built against an older header still passes a valid array).
+ * Errors as microseg_service_backend_add (-EEXIST also for one backend named twice in opts,
+ * -ENOSPC if n would pass the per-service limit). n == 0: 0, nothing changes. Thread-safe. */
+MICROSEG_API int microseg_service_backend_add_many(struct microseg_ctx *ctx, struct microseg_service *svc,
+						   const struct microseg_backend_opts *opts, size_t n);
 /* Removes the backend address:port. Errors: -EINVAL; -ENOENT no such service or backend. */
 MICROSEG_API int microseg_service_backend_remove(struct microseg_ctx *ctx, struct microseg_service *svc,
 						 const char *address, uint16_t port);

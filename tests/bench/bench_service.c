@@ -71,6 +71,8 @@ struct sbench {
 	unsigned counts[MAX_COUNTS];
 	size_t n_counts;
 	unsigned inst_services, inst_backends;
+	bool inst_maglev; /* part 2 services use Maglev (default table size) */
+	bool inst_batch;  /* part 2 adds a service's backends in one add_many call */
 	bool part[3];
 	bool nft_latency; /* iptables-nft instead of iptables-legacy for part 1 */
 	bool state_tmpfs; /* the instances' state directory on /dev/shm */
@@ -653,11 +655,15 @@ static int run_install(struct sbench *b)
 	int err;
 
 	loadavg(la0, sizeof(la0));
-	printf("== part 2: installing %u services with %u backends each ==\n", ns, nb);
+	printf("== part 2: installing %u services with %u backends each (%s, %s) ==\n", ns, nb,
+	       b->inst_maglev ? "Maglev" : "weighted random",
+	       b->inst_batch ? "backends in one call per service" : "one call per backend");
 	fflush(stdout);
-	/* Room for all of it where the defaults are short: two slot halves per backend. */
+	/* Room for all of it where the defaults are short: two slot halves per backend, or per
+	 * Maglev table entry. */
+	unsigned slots = b->inst_maglev ? 2 * ns * MICROSEG_MAGLEV_DEFAULT_SIZE + 16 : 4 * ns * nb;
 	if ((err = open_instance(b, "i", ns > 65536 ? ns : 0, ns * nb + 16 > 262144 ? ns * nb + 16 : 0,
-				 4 * ns * nb > (1u << 21) ? 4 * ns * nb : 0, &ctx)))
+				 slots > (1u << 21) ? slots : 0, &ctx)))
 		return err;
 	t0 = now_ns();
 	for (unsigned k = 0; k < ns && !err; k++) {
@@ -665,9 +671,21 @@ static int run_install(struct sbench *b)
 
 		addr_of(vip, sizeof(vip), 96, k);
 		MICROSEG_OPTS(microseg_service_opts, so, .address = vip, .port = VIP_PORT,
-			      .proto = MICROSEG_PROTO_TCP, .algorithm = MICROSEG_LB_RANDOM);
+			      .proto = MICROSEG_PROTO_TCP,
+			      .algorithm = b->inst_maglev ? MICROSEG_LB_MAGLEV : MICROSEG_LB_RANDOM);
 		err = microseg_service_add(ctx, &so, &svc);
-		for (unsigned j = 0; j < nb && !err; j++) {
+		if (b->inst_batch && !err) {
+			struct microseg_backend_opts bo[100];
+			char addrs[100][INET_ADDRSTRLEN];
+
+			for (unsigned j = 0; j < nb; j++) {
+				addr_of(addrs[j], sizeof(addrs[j]), 98, k * nb + j);
+				bo[j] = (struct microseg_backend_opts){ .sz = sizeof(bo[j]), .address = addrs[j],
+									.port = SERVER_PORT };
+			}
+			err = microseg_service_backend_add_many(ctx, svc, bo, nb);
+		}
+		for (unsigned j = 0; j < nb && !err && !b->inst_batch; j++) {
 			addr_of(be, sizeof(be), 98, k * nb + j);
 			MICROSEG_OPTS(microseg_backend_opts, bo, .address = be, .port = SERVER_PORT);
 			err = microseg_service_backend_add(ctx, svc, &bo);
@@ -703,16 +721,19 @@ static int run_install(struct sbench *b)
 	loadavg(la1, sizeof(la1));
 
 	printf("%-52s %10s %14s %10s\n", "method", "seconds", "ms/service", "vs API");
-	printf("%-52s %10.2f %14.3f %9.2fx\n", "libmicroseg API (service_add + backend_add each)",
+	printf("%-52s %10.2f %14.3f %9.2fx\n",
+	       b->inst_batch ? "libmicroseg API (service_add + backend_add_many)"
+			     : "libmicroseg API (service_add + backend_add each)",
 	       api_ms / 1e3, api_ms / ns, 1.0);
 	printf("%-52s %10.2f %14.3f %9.2fx\n", "iptables-legacy-restore, kube-proxy rules",
 	       ipt_ms[0] / 1e3, ipt_ms[0] / ns, ipt_ms[0] / api_ms);
 	printf("%-52s %10.2f %14.3f %9.2fx\n", "iptables-nft-restore, kube-proxy rules",
 	       ipt_ms[1] / 1e3, ipt_ms[1] / ns, ipt_ms[1] / api_ms);
-	printf("(API: %u calls, one service or backend each, state directory on %s; iptables: %u "
+	printf("(API: %u calls, %s, state directory on %s; iptables: %u "
 	       "chains and %u rules in one restore, process start included; the instance was purged "
 	       "in %.0f ms; loadavg %s -> %s)\n",
-	       ns + ns * nb, b->state_tmpfs ? "/dev/shm" : "/run", 1 + ns + ns * nb,
+	       b->inst_batch ? 2 * ns : ns + ns * nb,
+	       b->inst_batch ? "a service or its backends each" : "one service or backend each", b->state_tmpfs ? "/dev/shm" : "/run", 1 + ns + ns * nb,
 	       2 + ns + 2 * ns * nb, purge_ms, la0, la1);
 	printf("install time ratio, API / iptables-restore: %.2fx legacy, %.2fx nft\n\n",
 	       api_ms / ipt_ms[0], api_ms / ipt_ms[1]);
@@ -733,6 +754,8 @@ static void usage(FILE *f)
 		"  --nft                 part 1's iptables variant through iptables-nft (default legacy)\n"
 		"  --install N           services to install (part 2, default 10000)\n"
 		"  --backends N          backends per service (part 2, default 10)\n"
+		"  --maglev              part 2's services use Maglev (default weighted random)\n"
+		"  --batch               part 2 adds each service's backends in one call\n"
 		"  --state-tmpfs         the library's state directory on /dev/shm (default /run)\n"
 		"  -v                    progress; -v -v also the library's INFO log\n");
 }
@@ -766,6 +789,8 @@ int main(int argc, char **argv)
 		{ "nft", no_argument, NULL, 'N' },
 		{ "install", required_argument, NULL, 'I' },
 		{ "backends", required_argument, NULL, 'B' },
+		{ "maglev", no_argument, NULL, 'M' },
+		{ "batch", no_argument, NULL, 'A' },
 		{ "state-tmpfs", no_argument, NULL, 'T' },
 		{ "serve", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
@@ -795,6 +820,8 @@ int main(int argc, char **argv)
 		case 'N': b.nft_latency = true; break;
 		case 'I': b.inst_services = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'B': b.inst_backends = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'M': b.inst_maglev = true; break;
+		case 'A': b.inst_batch = true; break;
 		case 'T': b.state_tmpfs = true; break;
 		case 'S': return serve(atoi(optarg));
 		case 'v': b.verbose++; break;

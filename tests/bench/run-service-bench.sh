@@ -8,7 +8,7 @@
 set -u
 
 . "$(dirname "${BASH_SOURCE[0]}")/bench-common.sh"
-bench_start bench-service ': -p 1,2 -n 10,1000,10000 -i N --rounds N --nft --install N --backends N -v' "$@"
+bench_start bench-service ': -p 1,2 -n 10,1000,10000 -i N --rounds N --nft --install N --backends N --maglev --batch -v' "$@"
 shift
 
 pid=

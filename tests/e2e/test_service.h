@@ -43,6 +43,8 @@ struct svc_test {
  */
 void svc_init(struct svc_test *s, const char *tag);
 
+/* Closes the instance and opens it again with lb_cgroup set (what svc_init() ends with). */
+void svc_reopen(struct svc_test *s);
 /* Moves the test process out of / back into the child cgroup. Processes started while out
  * are not load-balanced at the socket level (their packets are, by the endpoint programs). */
 void svc_leave_cgroup(struct svc_test *s);

@@ -60,7 +60,6 @@ static void lib_log(void *user, int level, const char *line)
 
 void svc_init(struct svc_test *s, const char *tag)
 {
-	const char *lvl = getenv("MICROSEG_E2E_LOG");
 	char prefix[32];
 	int r, prep;
 
@@ -82,21 +81,23 @@ void svc_init(struct svc_test *s, const char *tag)
 
 	/* The socket programs attach to lb_cgroup when the first service is added: reopen the
 	 * instance with it set (e2e_open knows no such option). */
-	e2e_close(&s->t);
-	{
-		MICROSEG_OPTS(microseg_ctx_opts, o, .instance = s->t.instance,
-			      .bpffs_dir = s->t.bpffs_dir, .state_dir = s->t.state_dir,
-			      .log_fn = lib_log,
-			      .log_level = lvl && !strcmp(lvl, "debug") ? MICROSEG_LOG_DEBUG
-									: MICROSEG_LOG_INFO,
-			      .lb_cgroup = s->cg.path);
-
-		r = microseg_ctx_open(&o, &s->t.ctx);
-		E2E_CHECK(r == 0, "microseg_ctx_open(%s) with lb_cgroup: %s", s->t.instance,
-			  microseg_strerror(r));
-	}
+	svc_reopen(s);
 	e2e_log("cgroup %s (from %s), instance reopened with it as lb_cgroup", s->cg.path,
 		s->cg.orig);
+}
+
+void svc_reopen(struct svc_test *s)
+{
+	const char *lvl = getenv("MICROSEG_E2E_LOG");
+	MICROSEG_OPTS(microseg_ctx_opts, o, .instance = s->t.instance, .bpffs_dir = s->t.bpffs_dir,
+		      .state_dir = s->t.state_dir, .log_fn = lib_log,
+		      .log_level = lvl && !strcmp(lvl, "debug") ? MICROSEG_LOG_DEBUG : MICROSEG_LOG_INFO,
+		      .lb_cgroup = s->cg.path);
+	int r;
+
+	e2e_close(&s->t);
+	r = microseg_ctx_open(&o, &s->t.ctx);
+	E2E_CHECK(r == 0, "microseg_ctx_open(%s) with lb_cgroup: %s", s->t.instance, microseg_strerror(r));
 }
 
 const char *svc_vip(const struct svc_test *s, int k, bool v6, char *buf, size_t len)

@@ -129,11 +129,63 @@ static void backends_and_stale_handles(void)
 	microseg_ctx_close(ctx);
 }
 
+/* Many backends in one call: all or nothing, whatever element is wrong. */
+static void backends_in_one_call(void)
+{
+	ctx = ut_open_named("unit-service-many");
+	REQUIRE(ctx != NULL);
+	struct microseg_service *s;
+	REQUIRE_OK(add_svc("10.96.0.20", 80, MICROSEG_PROTO_TCP, MICROSEG_LB_MAGLEV, 251, &s));
+	CHECK_OK(add_be(s, "10.0.0.1", 8080, 1, MICROSEG_BACKEND_ACTIVE));
+	struct microseg_backend_opts b[4];
+	const char *addrs[4] = { "10.0.1.1", "10.0.1.2", "10.0.1.3", "10.0.1.4" };
+	for (int i = 0; i < 4; i++)
+		b[i] = (struct microseg_backend_opts){ .sz = sizeof(b[i]), .address = addrs[i], .port = 8080,
+						       .weight = (uint16_t)(i + 1) };
+	/* Each kind of bad element, last in the batch: nothing of the batch stays. */
+	b[3].address = "10.0.1.1"; /* named twice in the call */
+	CHECK_RC(microseg_service_backend_add_many(ctx, s, b, 4), -EEXIST);
+	b[3].address = "10.0.0.1"; /* the service has it */
+	CHECK_RC(microseg_service_backend_add_many(ctx, s, b, 4), -EEXIST);
+	b[3].address = "fd00::4"; /* family */
+	CHECK_RC(microseg_service_backend_add_many(ctx, s, b, 4), -EINVAL);
+	b[3].address = addrs[3];
+	b[3].sz = sizeof(b[3]) - 1; /* unlike the stride */
+	CHECK_RC(microseg_service_backend_add_many(ctx, s, b, 4), -EINVAL);
+	b[3].sz = sizeof(b[3]);
+	b[3].state = 7;
+	CHECK_RC(microseg_service_backend_add_many(ctx, s, b, 4), -EINVAL);
+	b[3].state = MICROSEG_BACKEND_ACTIVE;
+	CHECK_EQ(n_backends(s), 1);
+	CHECK_RC(microseg_service_backend_add_many(ctx, s, NULL, 2), -EINVAL);
+	CHECK_RC(microseg_service_backend_add_many(ctx, NULL, b, 4), -EINVAL);
+	CHECK_RC(microseg_service_backend_add_many(NULL, s, b, 4), -EINVAL);
+	CHECK_OK(microseg_service_backend_add_many(ctx, s, NULL, 0));
+	CHECK_EQ(n_backends(s), 1);
+
+	CHECK_OK(microseg_service_backend_add_many(ctx, s, b, 4));
+	struct microseg_backend_info info[5];
+	for (int i = 0; i < 5; i++)
+		info[i].sz = sizeof(info[i]);
+	size_t n = 0;
+	CHECK_OK(microseg_service_backends(ctx, s, info, 5, &n));
+	CHECK_EQ(n, 5);
+	for (int i = 0; i < 4 && n == 5; i++) {
+		CHECK(!strcmp(info[i + 1].address, addrs[i]));
+		CHECK_EQ(info[i + 1].weight, i + 1);
+	}
+	/* A stale handle: -ENOENT, nothing added anywhere. */
+	CHECK_OK(microseg_service_remove(ctx, s));
+	CHECK_RC(microseg_service_backend_add_many(ctx, s, b, 4), -ENOENT);
+	microseg_ctx_close(ctx);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct h_test tests[] = {
 		TEST_ENTRY(bad_frontends_are_refused),
 		TEST_ENTRY(backends_and_stale_handles),
+		TEST_ENTRY(backends_in_one_call),
 	};
 	return h_run(tests, ARRAY_LEN(tests), argc, argv);
 }
