@@ -254,7 +254,7 @@ int ms_maglev_build(const struct ms_lb_member *members, size_t n, uint32_t *tabl
 	return 0;
 }
 
-static uint64_t gcd64(uint64_t a, uint64_t b)
+uint64_t ms_gcd64(uint64_t a, uint64_t b)
 {
 	while (b) {
 		uint64_t t = a % b;
@@ -281,7 +281,7 @@ int ms_lb_weighted_list(const struct ms_lb_member *members, size_t n, uint32_t *
 	for (size_t i = 0; i < n; i++) {
 		if (members[i].weight == 0)
 			return -EINVAL;
-		g = gcd64(g, members[i].weight);
+		g = ms_gcd64(g, members[i].weight);
 	}
 	for (size_t i = 0; i < n; i++) {
 		uint64_t r = members[i].weight / g;

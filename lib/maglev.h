@@ -19,6 +19,8 @@ struct ms_lb_member {
 };
 
 bool ms_is_prime(uint32_t n);
+/* Greatest common divisor (0 with 0 gives 0): the weighted list's unit of weight. */
+uint64_t ms_gcd64(uint64_t a, uint64_t b);
 
 /* A stable 64-bit key for a backend address (16 bytes, IPv4 in the first 4) and port. */
 uint64_t ms_lb_backend_key(const uint8_t addr[16], uint16_t port);

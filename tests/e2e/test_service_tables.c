@@ -78,16 +78,6 @@ static uint32_t backend_id(struct tables *tb, uint32_t svc_id, const char *addr,
 	return 0;
 }
 
-static uint64_t gcd(uint64_t a, uint64_t b)
-{
-	while (b) {
-		uint64_t t = a % b;
-		a = b;
-		b = t;
-	}
-	return a;
-}
-
 /* The live table of svc against the model; fails the test on any difference. */
 static void check_table(struct tables *tb, struct microseg_service *svc, const char *after)
 {
@@ -150,7 +140,7 @@ static void check_table(struct tables *tb, struct microseg_service *svc, const c
 	} else {
 		uint64_t g = 0, total = 0;
 		for (size_t i = 0; i < n; i++)
-			g = gcd(g, m[i].weight);
+			g = ms_gcd64(g, m[i].weight);
 		for (size_t i = 0; i < n; i++) {
 			size_t seen = 0;
 			for (uint32_t j = 0; j < sv.n_slots; j++)
