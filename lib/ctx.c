@@ -50,6 +50,7 @@ static int early_err(const struct microseg_ctx_opts *opts, int err, const char *
 
 static void ctx_free(struct microseg_ctx *ctx)
 {
+	ms_host_addrs_free(ctx);
 	ms_services_free(ctx);
 	ms_events_free(ctx);
 	ms_policy_free(ctx);
@@ -93,7 +94,7 @@ static int ctx_start(struct microseg_ctx *ctx, const struct ms_capacity *cap)
 	}
 	if (ms_ctx_read_only(ctx))
 		return 0;
-	err = ms_host_addrs_sync(ctx);
+	err = ms_host_addrs_open(ctx);
 	if (err)
 		ms_log(ctx, MICROSEG_LOG_WARN, "could not record host addresses: %s", microseg_strerror(err));
 	ms_log(ctx, MICROSEG_LOG_INFO, "instance %s %s: %zu endpoint(s)", ctx->instance,
@@ -159,6 +160,7 @@ MICROSEG_API int microseg_ctx_open(const struct microseg_ctx_opts *opts, struct 
 		return -ENOMEM;
 	pthread_mutex_init(&ctx->lock, NULL);
 	ctx->lock_fd = -1;
+	ctx->host.watch_fd = -1;
 	ctx->flags = flags;
 	ctx->log_fn = MS_OPT(opts, log_fn, NULL);
 	ctx->log_user = MS_OPT(opts, log_user, NULL);

@@ -454,6 +454,32 @@ int ms_dp_ipcache_set(struct microseg_ctx *ctx, const struct ms_addr *a, const s
 	return map_update(ctx, MS_M_IPCACHE, &k, v);
 }
 
+int ms_dp_ipcache_get(struct microseg_ctx *ctx, const struct ms_addr *a, struct ms_ipcache_value *v)
+{
+	struct ms_ipcache_key k;
+	ipcache_key(a, &k);
+	return bpf_map_lookup_elem(ctx->dp.map_fd[MS_M_IPCACHE], &k, v) ? -errno : 0;
+}
+
+int ms_dp_ipcache_walk(struct microseg_ctx *ctx,
+		       int (*fn)(void *user, const struct ms_addr *a, const struct ms_ipcache_value *v), void *user)
+{
+	int fd = ctx->dp.map_fd[MS_M_IPCACHE];
+	struct ms_ipcache_key k, next;
+	struct ms_ipcache_value v;
+	int have = bpf_map_get_next_key(fd, NULL, &next), err = 0;
+	while (have == 0 && !err) {
+		k = next;
+		if (bpf_map_lookup_elem(fd, &k, &v) == 0 && k.prefixlen >= 32) {
+			struct ms_addr a = { .family = k.family, .prefixlen = (uint8_t)(k.prefixlen - 32) };
+			memcpy(a.bytes, k.addr, sizeof(a.bytes));
+			err = fn(user, &a, &v);
+		}
+		have = bpf_map_get_next_key(fd, &k, &next);
+	}
+	return err;
+}
+
 int ms_dp_ipcache_del(struct microseg_ctx *ctx, const struct ms_addr *a)
 {
 	struct ms_ipcache_key k;

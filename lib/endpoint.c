@@ -799,31 +799,8 @@ void ms_endpoints_free(struct microseg_ctx *ctx)
 	ctx->eps.by_id = NULL;
 }
 
-static int host_addr_one(struct microseg_ctx *ctx, const struct ms_addr *a)
-{
-	/* The host's view of an endpoint address (a route, not an address) never shows up here;
-	 * an address the host itself holds is the host's. */
-	struct ms_ipcache_value v = { .identity = MS_ID_HOST, .flags = MS_IPC_F_HOST };
-	return ms_dp_ipcache_set(ctx, a, &v);
-}
-
 struct microseg_endpoint *ms_endpoint_by_id(struct microseg_ctx *ctx, uint32_t ep_id)
 {
 	return ctx->eps.by_id && ep_id < ctx->eps.max ? ctx->eps.by_id[ep_id] : NULL;
 }
 
-int ms_host_addrs_sync(struct microseg_ctx *ctx)
-{
-	/* The gateways are the host's too, held or not yet: the first veth brings them, and the
-	 * host speaks from them to its endpoints (the L7 proxy's connections to servers). */
-	static const char *const gateways[] = { MICROSEG_GATEWAY_IPV4, MICROSEG_GATEWAY_IPV6 };
-	for (size_t i = 0; i < MS_ARRAY_SIZE(gateways); i++) {
-		struct ms_addr a;
-		int err = ms_addr_parse(gateways[i], &a);
-		if (!err)
-			err = host_addr_one(ctx, &a);
-		if (err)
-			return err;
-	}
-	return ms_nl_host_addrs(ctx, host_addr_one);
-}

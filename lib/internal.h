@@ -156,6 +156,10 @@ int ms_dp_endpoint_set(struct microseg_ctx *ctx, uint32_t ifindex, const struct 
 int ms_dp_endpoint_del(struct microseg_ctx *ctx, uint32_t ifindex);
 int ms_dp_ipcache_set(struct microseg_ctx *ctx, const struct ms_addr *a, const struct ms_ipcache_value *v);
 int ms_dp_ipcache_del(struct microseg_ctx *ctx, const struct ms_addr *a);
+int ms_dp_ipcache_get(struct microseg_ctx *ctx, const struct ms_addr *a, struct ms_ipcache_value *v);
+/* Calls fn for every ipcache entry until it returns non-zero (returned). */
+int ms_dp_ipcache_walk(struct microseg_ctx *ctx,
+		       int (*fn)(void *user, const struct ms_addr *a, const struct ms_ipcache_value *v), void *user);
 int ms_dp_stats_reset(struct microseg_ctx *ctx, uint32_t ep_id);
 int ms_dp_stats_read(struct microseg_ctx *ctx, uint32_t ep_id, struct ms_ep_stats *sum);
 /* Policy tables (LPM tries shaped like the inner-map template), slots, revision. */
@@ -227,8 +231,19 @@ int ms_endpoints_detach_all(struct microseg_ctx *ctx);
 int ms_endpoints_reconcile(struct microseg_ctx *ctx);
 /* The live endpoint with datapath id ep_id, or NULL (events and the proxy: per event). */
 struct microseg_endpoint *ms_endpoint_by_id(struct microseg_ctx *ctx, uint32_t ep_id);
-/* Records this host's own addresses (and the gateways) in the ipcache as the host identity. */
-int ms_host_addrs_sync(struct microseg_ctx *ctx);
+
+/* ---- host_addrs.c: the host's own addresses in the ipcache ---- */
+struct ms_host_addrs {
+	struct ms_addr *rec;  /* recorded as HOST now (gateways included), sorted */
+	size_t n_rec;
+	struct ms_addr *scan; /* scratch of a sync: what the host holds */
+	size_t n_scan, cap_scan;
+	bool seeded;          /* rec holds what an earlier process left in the pinned ipcache */
+	int watch_fd;         /* netlink, subscribed to address changes; -1 if none */
+};
+/* At open (not read-only): the first sync, and the change subscription. */
+int ms_host_addrs_open(struct microseg_ctx *ctx);
+void ms_host_addrs_free(struct microseg_ctx *ctx);
 
 /* ---- proxy.c ---- */
 /* Stops the proxy if it runs (joins its threads: call without ctx->lock). */
@@ -305,6 +320,7 @@ struct microseg_ctx {
 	struct ms_events *ev;  /* events.c */
 	struct ms_proxy *proxy; /* proxy.c, NULL when not running */
 	struct ms_services *svc; /* service.c */
+	struct ms_host_addrs host; /* host_addrs.c */
 };
 
 static inline bool ms_ctx_offline(const struct microseg_ctx *ctx)

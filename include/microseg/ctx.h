@@ -113,6 +113,27 @@ MICROSEG_API int microseg_ctx_restored(const struct microseg_ctx *ctx);
 MICROSEG_API int microseg_ctx_set_log(struct microseg_ctx *ctx, microseg_log_fn fn, void *user,
 				      int32_t level);
 
+/*
+ * The host's own addresses have the reserved identity HOST in policy (allowed into endpoints
+ * unless a rule denies it, as in Cilium). They are read at open, from the network namespace
+ * the context was opened in, with the gateways (MICROSEG_GATEWAY_IPV4/6) always among them.
+ * When the host gains or drops an address, call microseg_host_addrs_sync(): new addresses are
+ * recorded, dropped ones forgotten (until then a new address counts as "world" and a dropped
+ * one still as the host). Returns the number of addresses recorded, or -EOPNOTSUPP (no
+ * datapath), -EROFS (read-only), -ESHUTDOWN (purged), -errno of netlink or the ipcache.
+ * Call it from the namespace the context was opened in. Thread-safe.
+ */
+MICROSEG_API int microseg_host_addrs_sync(struct microseg_ctx *ctx);
+
+/*
+ * A descriptor that turns readable when the host's addresses change (a netlink socket
+ * subscribed to them, owned by the context: do not read or close it): poll it in your loop
+ * and call microseg_host_addrs_sync() when it is readable; the sync empties it. No thread of
+ * the library watches for you. -ENOTCONN if the subscription failed at open; other errors as
+ * microseg_host_addrs_sync(). Thread-safe.
+ */
+MICROSEG_API int microseg_host_addrs_fd(struct microseg_ctx *ctx);
+
 #ifdef __cplusplus
 }
 #endif
