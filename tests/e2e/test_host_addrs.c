@@ -48,11 +48,15 @@ static void change(struct e2e *t, int fd, const char *verb, const char *addr, bo
 	E2E_CHECK(readable_within(fd, 3000), "the fd did not wake for ip addr %s %s", verb, addr);
 }
 
-static void sync_now(struct e2e *t, int fd)
+/* A sync; with quiet, the fd must be empty after it. Only where no notification can still be
+ * on its way: an IPv6 address added without DAD is announced from a kernel work item, after
+ * `ip addr add` has returned, so it may land after the sync's drain. Deletions are announced
+ * before `ip addr del` returns. */
+static void sync_now(struct e2e *t, int fd, bool quiet)
 {
 	int n = microseg_host_addrs_sync(t->ctx);
 	E2E_CHECK(n >= 3, "sync: %d (%s)", n, microseg_ctx_last_error(t->ctx)); /* 2 gateways + ours */
-	E2E_CHECK(!readable_within(fd, 0), "the fd is still readable after a sync");
+	E2E_CHECK(!quiet || !readable_within(fd, 0), "the fd is still readable after a sync");
 }
 
 int main(void)
@@ -80,7 +84,7 @@ int main(void)
 	snprintf(new6, sizeof(new6), "fd00:200:%x::fd", t.subnet);
 	int fd = microseg_host_addrs_fd(t.ctx);
 	E2E_CHECK(fd >= 0, "microseg_host_addrs_fd: %d (%s)", fd, microseg_ctx_last_error(t.ctx));
-	sync_now(&t, fd); /* whatever came before the test's changes */
+	sync_now(&t, fd, false); /* whatever came before the test's changes */
 
 	e2e_log("phase: an address recorded at open is the host's");
 	E2E_CHECK(recorded_as_host(&t, t.host_v4), "%s (held at open) is not HOST", t.host_v4);
@@ -91,7 +95,7 @@ int main(void)
 	change(&t, fd, "add", new6, true);
 	E2E_CHECK(!recorded_as_host(&t, new4), "%s recorded before any sync", new4);
 	E2E_CHECK(!host_ping(new4, server->v4), "%s reached the server as world", new4);
-	sync_now(&t, fd);
+	sync_now(&t, fd, false);
 	E2E_CHECK(recorded_as_host(&t, new4) && recorded_as_host(&t, new6), "%s / %s not HOST after the sync",
 		  new4, new6);
 	E2E_CHECK(host_ping(new4, server->v4), "%s cannot reach the server after the sync", new4);
@@ -100,7 +104,7 @@ int main(void)
 	e2e_log("phase: a dropped address is forgotten");
 	change(&t, fd, "del", new4, false);
 	change(&t, fd, "del", new6, true);
-	sync_now(&t, fd);
+	sync_now(&t, fd, true);
 	E2E_CHECK(!e2e_ipcache_get(&t, new4, NULL, NULL, NULL), "%s still in the ipcache", new4);
 	E2E_CHECK(!e2e_ipcache_get(&t, new6, NULL, NULL, NULL), "%s still in the ipcache", new6);
 	E2E_CHECK(recorded_as_host(&t, t.host_v4) && recorded_as_host(&t, t.host_v6),
@@ -110,7 +114,7 @@ int main(void)
 
 	e2e_log("phase: an address dropped while no process had the instance open");
 	change(&t, fd, "add", new4, false);
-	sync_now(&t, fd);
+	sync_now(&t, fd, true);
 	E2E_CHECK(recorded_as_host(&t, new4), "%s not HOST after the sync", new4);
 	e2e_close(&t);
 	char pfx[64];
