@@ -157,6 +157,30 @@ static inline const char *h_errname(int rc, char *buf, size_t len)
 		return;                                                                            \
 	} while (0)
 
+/* The whole of a file (corpus entries), NUL-terminated, its length in *len; NULL if it cannot
+ * be read. The caller frees it. */
+static inline char *h_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+	    (buf = malloc((size_t)n + 1))) {
+		if (fread(buf, 1, (size_t)n, f) == (size_t)n) {
+			buf[n] = '\0';
+			*len = (size_t)n;
+		} else {
+			free(buf);
+			buf = NULL;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
 struct h_test {
 	const char *name;
 	void (*fn)(void);

@@ -359,26 +359,6 @@ static void test_response_refusals(void)
 	}
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		buf = malloc((size_t)n + 1);
-		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-			free(buf);
-			buf = NULL;
-		}
-		*len = (size_t)n;
-	}
-	fclose(f);
-	return buf;
-}
-
 /* Every corpus request is refused, arriving whole or byte by byte, before any message of it
  * is complete (a completed one is what the proxy would have forwarded whole). */
 static void test_corpus_refused(void)
@@ -396,7 +376,7 @@ static void test_corpus_refused(void)
 		if (e->d_name[0] == '.' || strncmp(e->d_name, "README", 6) == 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", HTTP_CORPUS_DIR, e->d_name);
-		data = read_file(path, &len);
+		data = h_read_file(path, &len);
 		REQUIRE(data != NULL);
 		files++;
 		for (size_t step = 0; step <= 1; step++) {

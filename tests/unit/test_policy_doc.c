@@ -56,24 +56,6 @@ static void sb_free(struct sb *b)
 	memset(b, 0, sizeof(*b));
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	struct sb b = { 0 };
-	char buf[4096];
-	size_t n;
-
-	if (!f)
-		return NULL;
-	sb_printf(&b, "%s", "");
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-		sb_printf(&b, "%.*s", (int)n, buf);
-	}
-	fclose(f);
-	*len = b.len;
-	return b.s;
-}
-
 /* ---- a text rendering of parsed documents (the corpus' "# expect:" format) ---- */
 
 static void dump_selector(struct sb *b, const struct microseg_selector *s)
@@ -369,7 +351,7 @@ static void corpus_good(void)
 		int rc;
 
 		snprintf(path, sizeof(path), "%s/good/%s", POLICY_CORPUS_DIR, names[i]);
-		text = read_file(path, &len);
+		text = h_read_file(path, &len);
 		CHECK(text != NULL);
 		if (!text)
 			continue;
@@ -426,7 +408,7 @@ static void corpus_bad(void)
 		char *text;
 
 		snprintf(path, sizeof(path), "%s/bad/%s", POLICY_CORPUS_DIR, names[i]);
-		text = read_file(path, &len);
+		text = h_read_file(path, &len);
 		CHECK(text != NULL);
 		if (!text)
 			continue;

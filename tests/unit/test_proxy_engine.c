@@ -1264,26 +1264,6 @@ static void test_body_error_after_forwarding(void)
 	fx_stop(&fx);
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		buf = malloc((size_t)n + 1);
-		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-			free(buf);
-			buf = NULL;
-		}
-		*len = (size_t)n;
-	}
-	fclose(f);
-	return buf;
-}
-
 static void test_corpus_400_nothing_forwarded(void)
 {
 	DIR *d = opendir(HTTP_CORPUS_DIR);
@@ -1304,7 +1284,7 @@ static void test_corpus_400_nothing_forwarded(void)
 		if (e->d_name[0] == '.' || strncmp(e->d_name, "README", 6) == 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", HTTP_CORPUS_DIR, e->d_name);
-		data = read_file(path, &len);
+		data = h_read_file(path, &len);
 		REQUIRE(data != NULL);
 		files++;
 		c = client_open(fx.px);
