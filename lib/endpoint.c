@@ -718,6 +718,33 @@ int ms_endpoint_restore(struct microseg_ctx *ctx, const struct microseg_endpoint
 	return 0;
 }
 
+/* Collects the ipcache entries of local endpoints this context does not have. */
+struct stale_addrs {
+	struct microseg_ctx *ctx;
+	struct ms_addr *v;
+	size_t n, cap;
+};
+
+static int stale_ipcache_one(void *user, const struct ms_addr *a, const struct ms_ipcache_value *v)
+{
+	struct stale_addrs *g = user;
+	if (!(v->flags & MS_IPC_F_LOCAL_EP))
+		return 0;
+	struct microseg_endpoint *e = by_ifindex(g->ctx, v->ifindex);
+	if (e && e->ep_id == v->ep_id)
+		return 0;
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 16;
+		struct ms_addr *p = realloc(g->v, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM; /* what was found is still removed */
+		g->v = p;
+		g->cap = cap;
+	}
+	g->v[g->n++] = *a;
+	return 0;
+}
+
 int ms_endpoints_reconcile(struct microseg_ctx *ctx)
 {
 	uint32_t key, next;
@@ -745,30 +772,11 @@ int ms_endpoints_reconcile(struct microseg_ctx *ctx)
 	free(stale);
 
 	/* ipcache entries of local endpoints that are not ours any more. */
-	struct ms_ipcache_key k, nk;
-	struct ms_ipcache_value v;
-	int ifd = ctx->dp.map_fd[MS_M_IPCACHE];
-	struct ms_ipcache_key *gone = NULL;
-	size_t ngone = 0, gcap = 0;
-	for (int err = bpf_map_get_next_key(ifd, NULL, &nk); !err; err = bpf_map_get_next_key(ifd, &k, &nk)) {
-		k = nk;
-		if (bpf_map_lookup_elem(ifd, &k, &v) || !(v.flags & MS_IPC_F_LOCAL_EP))
-			continue;
-		struct microseg_endpoint *e = by_ifindex(ctx, v.ifindex);
-		if (e && e->ep_id == v.ep_id)
-			continue;
-		if (ngone == gcap) {
-			gcap = gcap ? gcap * 2 : 16;
-			void *p = realloc(gone, gcap * sizeof(*gone));
-			if (!p)
-				break;
-			gone = p;
-		}
-		gone[ngone++] = k;
-	}
-	for (size_t i = 0; i < ngone; i++)
-		bpf_map_delete_elem(ifd, &gone[i]);
-	free(gone);
+	struct stale_addrs gone = { ctx, NULL, 0, 0 };
+	ms_dp_ipcache_walk(ctx, stale_ipcache_one, &gone);
+	for (size_t i = 0; i < gone.n; i++)
+		ms_dp_ipcache_del(ctx, &gone.v[i]);
+	free(gone.v);
 	return 0;
 }
 

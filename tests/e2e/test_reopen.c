@@ -2,8 +2,9 @@
 /*
  * Closing the context and opening the instance again while TCP streams run: the streams
  * finish with every byte delivered, the reopened context restores the same endpoints and
- * identities, the counters keep counting across the reopen, and the restored instance takes
- * a new endpoint.
+ * identities, the counters keep counting across the reopen, the restored instance takes
+ * a new endpoint, and an ipcache entry of a local endpoint it does not have (planted while it
+ * was closed) is gone after the reopen.
  */
 #include "e2e.h"
 
@@ -131,6 +132,40 @@ static void check_bytes(const char *what, uint64_t counted, uint64_t payload)
 		  (unsigned long long)counted, (unsigned long long)payload);
 }
 
+/* A local endpoint's ipcache entry that no endpoint of the instance owns (as a crash between
+ * two writes could leave): written into the pinned map while no context is open. */
+#define STALE_ADDR "10.199.0.9"
+static void plant_stale_entry(struct e2e *t)
+{
+	/* key {prefixlen 64, family 4, pad, 10.199.0.9}; value {identity 65599, ifindex 999999,
+	 * ep_id 77, flags LOCAL_EP}, little-endian */
+	static const uint8_t key[24] = { 64, 0, 0, 0, 4, 0, 0, 0, 10, 199, 0, 9 };
+	static const uint8_t value[16] = { 0x3f, 0, 1, 0, 0x3f, 0x42, 0x0f, 0, 77, 0, 0, 0, 1, 0, 0, 0 };
+	char pin[MICROSEG_PATH_MAX + 32], bytes[40][4], out[512];
+	const char *argv[64];
+	int n = 0, b = 0, r;
+
+	argv[n++] = "bpftool";
+	argv[n++] = "map";
+	argv[n++] = "update";
+	argv[n++] = "pinned";
+	argv[n++] = e2e_pin(t, "ms_ipcache", pin, sizeof(pin));
+	argv[n++] = "key";
+	for (size_t i = 0; i < sizeof(key); i++, b++) {
+		snprintf(bytes[b], sizeof(bytes[b]), "%u", key[i]);
+		argv[n++] = bytes[b];
+	}
+	argv[n++] = "value";
+	for (size_t i = 0; i < sizeof(value); i++, b++) {
+		snprintf(bytes[b], sizeof(bytes[b]), "%u", value[i]);
+		argv[n++] = bytes[b];
+	}
+	argv[n] = NULL;
+	r = topo_run(NULL, 10000, out, sizeof(out), argv);
+	E2E_CHECK(r == 0, "bpftool map update: exit %d: %s", r, out);
+	E2E_CHECK(e2e_ipcache_get(t, STALE_ADDR, NULL, NULL, NULL), "the planted entry is not there");
+}
+
 int main(void)
 {
 	struct e2e t;
@@ -162,12 +197,15 @@ int main(void)
 	E2E_CHECK(before.n_eps == 2, "%zu endpoints listed", before.n_eps);
 	e2e_close(&t);
 	e2e_log("phase: closed");
+	plant_stale_entry(&t);
 	topo_sleep_ms(700); /* the streams run with no context at all */
 
 	r = e2e_open(&t);
 	E2E_CHECK(r == 1, "reopen reports restored=%d", r);
 	e2e_log("phase: reopened");
 	e2e_refresh_handles(&t);
+	E2E_CHECK(!e2e_ipcache_get(&t, STALE_ADDR, NULL, NULL, NULL),
+		  "the ipcache entry of an endpoint the instance does not have survived the reopen");
 	take_snapshot(&t, &after);
 	compare_snapshots(&before, &after);
 
